@@ -1,0 +1,310 @@
+"""The output stream: what a script prints, to the client, in order.
+
+Theory of operation
+- `OutputStream.write()` is called from the script's thread (by `print`) and
+  `awrite()` from coroutines on the event loop (by `response.write`). Both
+  append to one buffer, so order is kept whoever writes.
+- One *pump* task on the event loop moves the buffer to the connection. The
+  first write schedules it at once, so the first byte is never delayed; while
+  the pump is busy sending, later writes pile up and leave together in one
+  transport write. That coalescing is what makes many small prints cheap.
+- Backpressure: a writer blocks (thread) or awaits (coroutine) while the
+  buffer holds more than `high_water` bytes, and the pump waits for the
+  transport to drain before it takes more. Memory per response is therefore
+  bounded by `high_water` plus the transport's own high watermark.
+- A script that ends with nothing in flight calls `hold()`: the pump then
+  leaves unsent bytes alone, and `close()` sends the whole short body at once
+  with a Content-Length instead of chunks.
+- If the client goes away, `abort()` makes every later write raise
+  `ClientDisconnected`, which ends the script and frees its thread.
+
+`HTTPWriter` is the wire underneath: it renders the head from the response
+state, frames the body (Content-Length, chunked, or until close) and waits
+for the transport to drain.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import List, Optional
+
+from .response import Response
+
+__all__ = ('ClientDisconnected', 'HTTPWriter', 'OutputStream')
+
+# Headers the writer itself decides; values a script set for them are ignored.
+_FRAMING_HEADERS = frozenset((b'content-type', b'content-length',
+                              b'transfer-encoding', b'connection'))
+
+
+class ClientDisconnected(ConnectionResetError):
+    """The client closed the connection; nothing more can be sent."""
+
+    def __init__(self, message: str = 'client disconnected') -> None:
+        super().__init__(message)
+
+
+class HTTPWriter:
+    """Writes one HTTP response straight to tremolo's transport.
+
+    tremolo's own send queue is bypassed on purpose: it closes the connection
+    when more than `max_queue_size` chunks are pending, which a fast-printing
+    script reaches at once. Writing to the transport and waiting for it to
+    drain gives real backpressure instead.
+    """
+
+    def __init__(self, protocol, request, response: Response,
+                 high_water: int = 256 * 1024) -> None:
+        self._protocol = protocol
+        self._request = request  # tremolo's HTTPRequest
+        self._tremolo_response = response._response
+        self._response = response
+        self._high_water = high_water
+        self._drained: Optional[asyncio.Future] = None
+        self._chunked = False
+        self._has_body = True
+        self.started = False
+        protocol.set_watermarks(high=high_water, low=high_water // 4)
+
+    async def start(self, content_length: Optional[int] = None) -> None:
+        """Send the head. `content_length` None means the length is unknown."""
+        self.started = True  # first, so that nobody starts a second head
+        self._response.seal()
+        # tremolo response middleware may still change the head here
+        await self._protocol.run_middlewares('response', reverse=True)
+        self._transport().write(self._render_head(content_length))
+        self._tremolo_response.headers_sent(True)
+
+    def _render_head(self, content_length: Optional[int]) -> bytes:
+        request = self._request
+        response = self._tremolo_response
+        response.set_base_headers()  # Date, Server
+        status, message = response.get_status()
+        headers = response.headers
+        lines = [b'HTTP/%s %d %s' % (request.version, status, message)]
+        # RFC 9110 section 6.4.1: these statuses never carry content
+        self._has_body = (status >= 200 and status not in (204, 304) and
+                          request.method != b'HEAD')
+
+        if status >= 200 and status not in (204, 304):
+            content_type = headers.get(b'content-type', [response.content_type])[0]
+            lines.append(b'Content-Type: ' + content_type)
+
+            if content_length is not None:
+                lines.append(b'Content-Length: %d' % content_length)
+            elif not self._has_body:
+                pass  # HEAD of a streamed page: the length is not known
+            elif request.version == b'1.1':
+                self._chunked = True
+                lines.append(b'Transfer-Encoding: chunked')
+            else:
+                request.http_keepalive = False  # HTTP/1.0: the end is the close
+
+        lines.append(b'Connection: keep-alive' if request.http_keepalive
+                     else b'Connection: close')
+
+        for key, values in headers.items():
+            if key not in _FRAMING_HEADERS:
+                lines.extend(key.name + b': ' + value for value in values)
+
+        return b'\r\n'.join(lines) + b'\r\n\r\n'
+
+    def _transport(self):
+        transport = self._protocol.transport
+
+        if transport is None or transport.is_closing():
+            raise ClientDisconnected
+
+        return transport
+
+    async def send(self, data: bytes) -> None:
+        """Send body bytes, starting a streamed response if needed."""
+        if not self.started:
+            await self.start(None)
+
+        if not self._has_body or not data:
+            return
+
+        transport = self._transport()
+
+        if self._chunked:
+            transport.writelines((b'%X\r\n' % len(data), data, b'\r\n'))
+        else:
+            transport.write(data)
+
+        if transport.get_write_buffer_size() > self._high_water:
+            await self._drain()
+
+    async def _drain(self) -> None:
+        # tremolo's protocol resolves events['send'] from resume_writing(),
+        # which the transport calls once its buffer is below the low mark
+        self._drained = self._protocol.loop.create_future()
+        self._protocol.events['send'] = self._drained
+
+        try:
+            await self._drained
+        except asyncio.CancelledError:
+            if self._protocol.transport is None:
+                raise ClientDisconnected from None
+            raise
+        finally:
+            self._drained = None
+
+    def abort(self) -> None:
+        if self._drained is not None and not self._drained.done():
+            self._drained.cancel()
+
+    async def end(self, keepalive: bool = True) -> None:
+        """Finish the body. tremolo then keeps or closes the connection."""
+        if not self.started:
+            await self.start(0)
+
+        if self._chunked and self._protocol.transport is not None:
+            self._transport().write(b'0\r\n\r\n')
+
+        if not keepalive:
+            self._request.http_keepalive = False
+
+
+class OutputStream:
+    """Bytes from a script to its client; see the module docstring."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, writer: HTTPWriter,
+                 high_water: int = 256 * 1024) -> None:
+        self._loop = loop
+        self._loop_thread = threading.get_ident()  # created on the loop
+        self._writer = writer
+        self._high_water = high_water
+        self._cond = threading.Condition()
+        self._buffer = bytearray()
+        self._pumping = False
+        self._pump_task: Optional[asyncio.Task] = None
+        self._held = False
+        self._error: Optional[BaseException] = None
+        self._space_waiters: List[asyncio.Future] = []
+
+    @property
+    def started(self) -> bool:
+        """True once the head has gone out (output has started)."""
+        return self._writer.started
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes; from the script thread this blocks while the buffer is full."""
+        on_loop = threading.get_ident() == self._loop_thread
+
+        with self._cond:
+            if self._error is not None:
+                raise ClientDisconnected(str(self._error))
+
+            self._buffer += data
+
+            if not self._pumping:
+                self._pumping = True
+
+                if on_loop:
+                    self._start_pump()
+                else:
+                    self._loop.call_soon_threadsafe(self._start_pump)
+
+            if on_loop:
+                return  # the loop must never block; awrite() waits instead
+
+            while len(self._buffer) > self._high_water and self._error is None:
+                self._cond.wait()
+
+            if self._error is not None:
+                raise ClientDisconnected(str(self._error))
+
+    async def awrite(self, data: bytes) -> None:
+        """Queue bytes from a coroutine, waiting while the buffer is full."""
+        self.write(data)
+
+        while len(self._buffer) > self._high_water and self._error is None:
+            waiter = self._loop.create_future()
+            self._space_waiters.append(waiter)
+            await waiter
+
+        if self._error is not None:
+            raise ClientDisconnected(str(self._error))
+
+    def hold(self) -> None:
+        """The script has ended: keep unsent bytes for `close()` to size."""
+        with self._cond:
+            self._held = True
+
+    def _start_pump(self) -> None:
+        self._pump_task = self._loop.create_task(self._pump())
+
+    async def _pump(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    if not self._buffer or (self._held and not self.started):
+                        self._pumping = False
+                        return
+
+                    data, self._buffer = self._buffer, bytearray()
+                    self._cond.notify_all()
+
+                self._wake_space_waiters()
+                await self._writer.send(data)
+        except (ClientDisconnected, asyncio.CancelledError) as exc:
+            self.abort(exc)
+
+    def _wake_space_waiters(self) -> None:
+        while self._space_waiters:
+            waiter = self._space_waiters.pop()
+
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def abort(self, exc: Optional[BaseException] = None) -> None:
+        """The client is gone: fail every pending and later write."""
+        with self._cond:
+            if self._error is None:
+                self._error = exc or ClientDisconnected()
+
+            self._pumping = False
+            self._buffer.clear()
+            self._cond.notify_all()
+
+        self._writer.abort()
+        self._wake_space_waiters()
+
+    @property
+    def aborted(self) -> bool:
+        return self._error is not None
+
+    def discard(self) -> None:
+        """Drop unsent output (an error page replaces it)."""
+        with self._cond:
+            self._buffer.clear()
+            self._cond.notify_all()
+
+    async def settle(self) -> None:
+        """Hold unsent bytes and wait until the pump is idle, so that
+        `started` can no longer change under the caller."""
+        self.hold()
+
+        if self._pump_task is not None:
+            await self._pump_task
+
+    async def close(self, keepalive: bool = True) -> None:
+        """Send what is left and end the response."""
+        await self.settle()
+
+        if self._error is not None:
+            return
+
+        with self._cond:
+            data, self._buffer = self._buffer, bytearray()
+            self._error = ClientDisconnected('the response has ended')
+
+        try:
+            if not self.started:
+                await self._writer.start(len(data))
+
+            await self._writer.send(bytes(data))
+            await self._writer.end(keepalive)
+        except ClientDisconnected:
+            pass

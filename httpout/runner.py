@@ -1,0 +1,284 @@
+"""Running a script: one request, one fresh `__main__`, one pool thread.
+
+The path of a script request, top to bottom in this file:
+1. `ScriptRunner.run()` (event loop) builds the request's objects: the
+   `__server__` dict, `request`, `response`, the output stream, the
+   WebSocket if the client asked for one, and the `Scope` of names.
+2. `_execute()` runs the module on a thread of the worker's own pool. The
+   pool is a `ThreadPoolExecutor` with one shared queue, so N blocking
+   scripts on N threads run at the same time (tremolo's executor would
+   hand concurrent jobs to one thread).
+3. Back on the loop, `run()` waits for every coroutine the script started
+   with `run()`, then ends the response, or sends the error page.
+4. The request's module namespaces are cleared so memory is returned.
+
+Errors (SPEC section 7): an exception before any output gives a 500 page
+(the traceback only with --debug); after output, the output so far stands,
+the traceback is appended with --debug and the connection is closed. Either
+way the traceback is logged with the request line. `exit()` ends a script
+normally: `exit('text')` writes the text, `exit(0)` writes nothing.
+"""
+from __future__ import annotations
+
+import asyncio
+import builtins
+import concurrent.futures
+import logging
+import threading
+import traceback
+from typing import Any, List, Optional, Set
+
+from tremolo.lib.websocket import WebSocket
+
+from .errors import debug_fragment, debug_page, error_page
+from .modules import CodeCache, Importer, Scope
+from .output import ClientDisconnected, HTTPWriter, OutputStream
+from .request import Request, TrustedProxies, build_environ
+from .response import Response
+from .router import Script
+
+__all__ = ('ScriptRunner',)
+
+
+def _wants_websocket(request) -> bool:
+    headers = request.headers
+    return (b'sec-websocket-key' in headers and
+            headers.get(b'upgrade', [b''])[0].lower() == b'websocket')
+
+
+class Job:
+    """One execution of one script, and the built-ins bound to it."""
+
+    def __init__(self, runner: ScriptRunner, script: Script, request, response,
+                 protocol) -> None:
+        self.loop = runner.loop
+        self.loop_thread = runner.loop_thread
+        self.script = script
+        self.request = request  # tremolo's
+        self.environ = build_environ(
+            request, script, document_root=runner.document_root,
+            trusted_proxies=runner.trusted_proxies, software=runner.software)
+        self.response = Response(response)
+        self.writer = HTTPWriter(protocol, request, self.response)
+        self.stream = self.response.stream = OutputStream(self.loop, self.writer)
+        self.websocket = (WebSocket(request, response)
+                          if runner.websocket_enabled and _wants_websocket(request)
+                          else None)
+        self.pending: Set[concurrent.futures.Future] = set()
+        self.errors: List[BaseException] = []
+        self.scope = Scope(
+            names={'print': self.print, 'run': self.run, 'wait': self.wait,
+                   'exit': self.exit, 'quit': self.exit,
+                   '__server__': self.environ, '__globals__': runner.globals_module},
+            virtual={'request': Request(request, self.environ),
+                     'response': self.response, 'websocket': self.websocket,
+                     'print': self.print, 'run': self.run, 'wait': self.wait,
+                     'context': protocol.context, '__server__': self.environ,
+                     '__globals__': runner.globals_module, 'app': runner.app},
+        )
+        self.scope.virtual['modules'] = self.scope.modules
+        self.scope.new_main(script.path)
+
+    # --- built-ins -----------------------------------------------------------
+
+    def print(self, *args: Any, sep: Optional[str] = ' ', end: Optional[str] = '\n',
+              file: Any = None, flush: bool = False) -> None:
+        """print() to the response; with `file=` it is the ordinary print."""
+        if file is not None:
+            builtins.print(*args, sep=sep, end=end, file=file, flush=flush)
+            return
+
+        if self.request.upgraded:
+            raise RuntimeError('print() has no response to write to after a '
+                               'WebSocket upgrade: use websocket.send()')
+
+        text = (' ' if sep is None else sep).join(map(str, args))
+        self.stream.write((text + ('\n' if end is None else end)).encode('utf-8'))
+
+    def run(self, coro) -> concurrent.futures.Future:
+        """Schedule a coroutine on the server's loop; the response waits for it."""
+        future = asyncio.run_coroutine_threadsafe(self._guard(coro), self.loop)
+        self.pending.add(future)
+        future.add_done_callback(self.pending.discard)
+        return future
+
+    async def _guard(self, coro) -> Any:
+        try:
+            return await coro
+        except SystemExit as exc:
+            self.write_exit_text(exc)
+        except BaseException as exc:
+            self.errors.append(exc)
+            raise
+
+    def wait(self, coro, timeout: Optional[float] = None) -> Any:
+        """Run a coroutine on the server's loop and return its result."""
+        if threading.get_ident() == self.loop_thread:
+            raise RuntimeError('wait() would block the event loop; '
+                               'inside a coroutine use "await" instead')
+
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+
+    @staticmethod
+    def exit(status: Any = None) -> None:
+        """End the script normally (the site module's exit() would close stdin)."""
+        raise SystemExit(status)
+
+    def write_exit_text(self, exc: SystemExit) -> None:
+        if exc.code is not None and not isinstance(exc.code, int):
+            try:
+                self.print(exc.code, end='')
+            except ClientDisconnected:
+                pass
+
+    # --- lifecycle -----------------------------------------------------------
+
+    def abort(self) -> None:
+        """The connection was lost: stop output and the request's coroutines."""
+        self.stream.abort()
+
+        for future in list(self.pending):
+            future.cancel()
+
+    async def wait_pending(self) -> None:
+        while self.pending:
+            await asyncio.wait([asyncio.wrap_future(future, loop=self.loop)
+                                for future in list(self.pending)])
+
+    def first_error(self) -> Optional[BaseException]:
+        for exc in self.errors:
+            if not isinstance(exc, (ClientDisconnected, asyncio.CancelledError)):
+                return exc
+
+        return None
+
+
+class ScriptRunner:
+    """Runs scripts for one worker process: its thread pool and code cache."""
+
+    def __init__(self, *, app, loop: asyncio.AbstractEventLoop, document_root: str,
+                 thread_pool_size: int, debug: bool, logger: logging.Logger,
+                 globals_module: Any, trusted_proxies: TrustedProxies,
+                 websocket_enabled: bool, software: str,
+                 code_cache: CodeCache) -> None:
+        self.app = app
+        self.loop = loop
+        self.loop_thread = threading.get_ident()  # built on the loop's thread
+        self.document_root = document_root
+        self.debug = debug
+        self.logger = logger
+        self.globals_module = globals_module
+        self.trusted_proxies = trusted_proxies
+        self.websocket_enabled = websocket_enabled
+        self.software = software
+        self.code_cache = code_cache
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=thread_pool_size, thread_name_prefix='httpout-script')
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    async def run(self, script: Script, request, response, protocol) -> None:
+        job = Job(self, script, request, response, protocol)
+        protocol.add_close_callback(job.abort)
+        thread_job = self.loop.run_in_executor(self.pool, self._execute, job)
+
+        try:
+            error = await asyncio.shield(thread_job)
+
+            if error is not None:
+                job.errors.insert(0, error)
+
+            await job.wait_pending()
+            await self._finish(job)
+        except asyncio.CancelledError:
+            # tremolo's handler timeout or shutdown: stop the script's output
+            job.abort()
+            raise
+        finally:
+            protocol.context.tasks.discard(job.abort)
+
+            if thread_job.done():
+                job.scope.clear()
+            else:  # the thread still runs; clear once it returns
+                thread_job.add_done_callback(lambda _: job.scope.clear())
+
+    def _execute(self, job: Job) -> Optional[BaseException]:
+        """On a pool thread: run the script's module. Returns its exception."""
+        try:
+            exec(self.code_cache.get(job.script.path),  # nosec B102: trusted scripts
+                 job.scope.main.__dict__)
+        except SystemExit as exc:
+            job.write_exit_text(exc)
+        except BaseException as exc:
+            tb = exc.__traceback__
+            # drop this frame: the traceback should start in the script
+            return exc.with_traceback(tb.tb_next if tb and tb.tb_next else tb)
+        finally:
+            if not job.pending:
+                job.stream.hold()
+
+        return None
+
+    async def _finish(self, job: Job) -> None:
+        if job.request.upgraded:  # a WebSocket session has no HTTP response to end
+            job.request.http_keepalive = False
+            self._log_error(job, job.first_error())
+            return
+
+        if job.stream.aborted:
+            self.logger.info('%s: client disconnected', self._request_line(job))
+            return
+
+        exc = job.first_error()
+
+        if exc is None:
+            await job.stream.close()
+            return
+
+        self._log_error(job, exc)
+        await job.stream.settle()
+
+        try:
+            if not job.stream.started:
+                job.stream.discard()
+                await self._send_error_page(job, exc)
+            else:
+                if self.debug:
+                    await job.stream.awrite(debug_fragment(exc))
+
+                await job.stream.close(keepalive=False)
+        except ClientDisconnected:
+            pass
+
+    async def _send_error_page(self, job: Job, exc: BaseException) -> None:
+        request = job.request
+        body = (debug_page(exc, request.method, request.url, request.headers)
+                if self.debug else error_page())
+        response = job.response._response
+        # what the script set (cookies included) does not belong on an error page
+        response.headers.clear()
+        response.set_status(500, b'Internal Server Error')
+        response.set_content_type(b'text/html; charset=utf-8')
+        await job.writer.start(len(body))
+        await job.writer.send(body)
+        await job.writer.end()
+
+    def _request_line(self, job: Job) -> str:
+        environ = job.environ
+        return '%s %s %s' % (environ['REMOTE_ADDR'], environ['REQUEST_METHOD'],
+                             environ['REQUEST_URI'])
+
+    def _log_error(self, job: Job, exc: Optional[BaseException]) -> None:
+        if exc is None:
+            return
+
+        self.logger.error('%s: script error\n%s', self._request_line(job), ''.join(
+            traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip())
+

@@ -1,0 +1,147 @@
+"""`HTTPOut`: httpout plugged into a tremolo `Application`.
+
+    app = tremolo.Application()
+    HTTPOut(app)
+    app.run(host='127.0.0.1', port=8000, document_root='example/')
+
+This is the whole public Python API, kept compatible with httpout 0.1.x.
+
+At worker start (once per process, in `_worker_start`): enter the document
+root, put it on `sys.path`, install the import hook, run `__globals__.py`,
+and start the script runner with its thread pool. Per request (in `_handle`):
+route the URL path, then run the script, send the static file, redirect, or
+refuse. Everything per-worker is built once there, so the request path only
+does per-request work.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from http import HTTPStatus
+from types import ModuleType
+from typing import Any, Optional, Sequence, Tuple
+
+from . import __version__
+from .errors import refusal_page
+from .modules import CodeCache, Importer, Scope
+from .output import HTTPWriter
+from .request import TrustedProxies
+from .response import Response
+from .router import Redirect, Refusal, Script, StaticFile, resolve
+from .runner import ScriptRunner
+from .static import send_static
+
+__all__ = ('HTTPOut',)
+
+GLOBALS_FILE = '__globals__.py'
+
+
+class HTTPOut:
+    """Serve a document root of scripts and static files on a tremolo app.
+
+    Options read from `app.run(...)`: `document_root` (default: the working
+    directory), `directory_index` (default `['index.py', 'index.html']`),
+    `debug`, `thread_pool_size`, `ws`, `trusted_proxies`.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.document_root = ''
+        self.directory_index: Sequence[str] = ()
+        self.runner: Optional[ScriptRunner] = None
+        self.logger: Any = None
+
+        async def handle(request, response, **_):
+            await self._handle(request, response)
+
+        app.add_hook(self._worker_start, 'worker_start')
+        app.add_hook(self._worker_stop, 'worker_stop')
+        app.add_route(handle, '/')   # the root URL has a slot of its own
+        app.add_route(handle, '^/')  # every other URL
+
+    # --- worker lifecycle ---------------------------------------------------
+
+    async def _worker_start(self, **worker: Any) -> None:
+        options = worker['context'].options
+        self.logger = worker['logger']
+        self.document_root = os.path.realpath(options.get('document_root', os.getcwd()))
+        self.directory_index = tuple(options.get('directory_index',
+                                                 ('index.py', 'index.html')))
+        # scripts expect relative paths to start at their folder, like PHP's
+        os.chdir(self.document_root)
+        sys.path.insert(0, self.document_root)
+
+        code_cache = CodeCache()
+        Importer(self.document_root, code_cache).install()
+        globals_module = self._run_globals(code_cache)
+
+        self.runner = ScriptRunner(
+            app=self.app, loop=worker['loop'], document_root=self.document_root,
+            thread_pool_size=options.get('thread_pool_size', 16),
+            debug=options.get('debug', False), logger=self.logger,
+            globals_module=globals_module,
+            trusted_proxies=TrustedProxies(options.get('trusted_proxies', ())),
+            websocket_enabled=options.get('ws', True),
+            software='httpout/%s' % __version__, code_cache=code_cache,
+        )
+        self.logger.info('httpout %s: document root %s', __version__, self.document_root)
+
+    def _run_globals(self, code_cache: CodeCache) -> ModuleType:
+        """Run `__globals__.py` once for this worker, as module `__globals__`."""
+        path = os.path.join(self.document_root, GLOBALS_FILE)
+        scope = Scope(names={}, virtual={'app': self.app})
+        module = scope.new_main(path, name='__globals__')
+        scope.names['__globals__'] = scope.virtual['__globals__'] = module
+        scope.virtual['modules'] = scope.modules
+
+        if os.path.isfile(path):
+            exec(code_cache.get(path), module.__dict__)  # nosec B102: trusted code
+            self.logger.info('ran %s', path)
+
+        return module
+
+    async def _worker_stop(self, **_: Any) -> None:
+        if self.runner is not None:
+            self.runner.shutdown()
+
+    # --- requests ------------------------------------------------------------
+
+    async def _handle(self, request, response) -> None:
+        route = resolve(self.document_root, request.path.decode('latin-1'),
+                        self.directory_index)
+
+        if isinstance(route, Script):
+            assert self.runner is not None
+            await self.runner.run(route, request, response, request.protocol)
+        elif isinstance(route, StaticFile):
+            await send_static(route, request, response)
+        elif isinstance(route, Redirect):
+            location = route.location
+
+            if request.query_string:
+                location += '?' + request.query_string.decode('latin-1')
+
+            await self._send_page(request, response, 301, b'',
+                                  (b'Location', location.encode('latin-1')))
+        else:
+            self._log_refusal(request, route)
+            await self._send_page(request, response, route.status,
+                                  refusal_page(route.status, route.reason))
+
+    def _log_refusal(self, request, refusal: Refusal) -> None:
+        self.logger.info('%d %s %s: refused by rule %s', refusal.status,
+                         request.method.decode('latin-1'),
+                         request.path.decode('latin-1'), refusal.rule)
+
+    @staticmethod
+    async def _send_page(request, response, status: int, body: bytes,
+                         *headers: Tuple[bytes, bytes]) -> None:
+        response.set_status(status, HTTPStatus(status).phrase.encode())
+
+        for name, value in headers:
+            response.set_header(name, value)
+
+        writer = HTTPWriter(request.protocol, request, Response(response))
+        await writer.start(len(body))
+        await writer.send(body)
+        await writer.end()

@@ -1,0 +1,89 @@
+"""Static files: conditional requests, HEAD, and the body through tremolo.
+
+Rules owned here:
+- Only GET and HEAD; any other method is 405 with `Allow: GET, HEAD`.
+- Every response carries an `ETag` (from mtime and size) and
+  `Last-Modified`. `If-None-Match` is judged first and, when present,
+  `If-Modified-Since` is ignored (RFC 9110 section 13.2.2); a match is
+  `304 Not Modified` without a body.
+- The body, and byte ranges (`Range`, `If-Range`, 206/416), are tremolo's
+  `sendfile()`, the same path a bare tremolo route would use.
+"""
+from __future__ import annotations
+
+import os
+from email.utils import formatdate, parsedate_to_datetime
+from typing import List
+
+from .output import HTTPWriter
+from .response import Response
+from .router import StaticFile
+
+__all__ = ('send_static',)
+
+
+def _etag(st: os.stat_result) -> bytes:
+    return b'"%x-%x"' % (st.st_mtime_ns, st.st_size)
+
+
+def _etag_matches(etag: bytes, if_none_match: List[bytes]) -> bool:
+    """Weak comparison, as RFC 9110 section 13.1.2 asks for If-None-Match."""
+    for value in if_none_match:
+        for candidate in value.split(b','):
+            candidate = candidate.strip()
+
+            if candidate == b'*' or candidate.removeprefix(b'W/') == etag:
+                return True
+
+    return False
+
+
+def _not_modified_since(mtime: float, if_modified_since: List[bytes]) -> bool:
+    try:
+        since = parsedate_to_datetime(if_modified_since[0].decode('latin-1'))
+    except (TypeError, ValueError, IndexError):
+        return False  # an unparsable date is ignored, as the RFC says
+
+    return int(mtime) <= since.timestamp()
+
+
+def is_not_modified(headers: dict, etag: bytes, mtime: float) -> bool:
+    if b'if-none-match' in headers:
+        return _etag_matches(etag, headers[b'if-none-match'])
+
+    if b'if-modified-since' in headers:
+        return _not_modified_since(mtime, headers[b'if-modified-since'])
+
+    return False
+
+
+async def send_static(file: StaticFile, request, response) -> None:
+    """Answer `request` (tremolo's) with `file`."""
+    protocol = request.protocol
+
+    if request.method not in (b'GET', b'HEAD'):
+        response.set_status(405, b'Method Not Allowed')
+        response.set_header(b'Allow', b'GET, HEAD')
+        writer = HTTPWriter(protocol, request, Response(response))
+        await writer.start(0)
+        await writer.end()
+        return
+
+    st = os.stat(file.path)
+    etag = _etag(st)
+    response.set_header(b'ETag', etag)
+    response.set_header(b'Last-Modified', formatdate(st.st_mtime, usegmt=True).encode())
+
+    if is_not_modified(request.headers, etag, st.st_mtime):
+        response.set_status(304, b'Not Modified')
+    elif request.method == b'GET':
+        await protocol.run_middlewares('response', reverse=True)
+        await response.sendfile(file.path, content_type=file.media_type)
+        return
+
+    # HEAD, or 304: the head alone
+    response.set_content_type(file.media_type)
+    response.set_header(b'Accept-Ranges', b'bytes')
+    writer = HTTPWriter(protocol, request, Response(response))
+    await writer.start(st.st_size)
+    await writer.end()
