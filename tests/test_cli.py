@@ -17,17 +17,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from httpout import cli
+from httpout.cli import UsageError, parse_args
+
+from conftest import free_port
+
 REPO = Path(__file__).resolve().parent.parent
-
-# the package is not installed in the test venv: import it from the checkout
-# (what `python -m pytest` would do; the subprocesses use cwd=REPO)
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from httpout import cli  # noqa: E402
-from httpout.cli import UsageError, parse_args  # noqa: E402
-
-from conftest import free_port  # noqa: E402
 
 
 @pytest.fixture
