@@ -1,0 +1,1 @@
+"""Helpers for the demo pages. Private: importable, never served."""

@@ -1,0 +1,10 @@
+from . import words  # a relative import, within the document root
+
+
+def greet(name):
+    return f'{words.hello()}, {name}!'
+
+
+def main_page():
+    # __main__ is the page being served, also inside an imported module
+    return __main__.__server__['SCRIPT_NAME']

@@ -1,0 +1,7 @@
+import random
+
+HELLOS = ['Hello', 'Hi', 'Hey', 'Greetings', 'Howdy']
+
+
+def hello():
+    return random.choice(HELLOS)
