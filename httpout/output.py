@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from .response import Response
 
 __all__ = ('ClientDisconnected', 'HTTPWriter', 'OutputStream')
+
+# How long the first bytes may wait for the script to end (delay_first_flush).
+FIRST_FLUSH_DELAY = 0.001
 
 # Headers the writer itself decides; values a script set for them are ignored.
 _FRAMING_HEADERS = frozenset((b'content-type', b'content-length',
@@ -66,14 +69,17 @@ class HTTPWriter:
         self.started = False
         protocol.set_watermarks(high=high_water, low=high_water // 4)
 
-    async def start(self, content_length: Optional[int] = None) -> None:
-        """Send the head. `content_length` None means the length is unknown."""
+    async def start(self, content_length: Optional[int] = None,
+                    body: bytes = b'') -> None:
+        """Send the head, and `body` with it in the same write.
+        `content_length` None means the length is not known yet."""
         self.started = True  # first, so that nobody starts a second head
         self._response.seal()
         # tremolo response middleware may still change the head here
         await self._protocol.run_middlewares('response', reverse=True)
-        self._transport().write(self._render_head(content_length))
+        head = self._render_head(content_length)
         self._tremolo_response.headers_sent(True)
+        await self._write(head, *self._frame(body))
 
     def _render_head(self, content_length: Optional[int]) -> bytes:
         request = self._request
@@ -117,23 +123,28 @@ class HTTPWriter:
 
         return transport
 
-    async def send(self, data: bytes) -> None:
-        """Send body bytes, starting a streamed response if needed."""
-        if not self.started:
-            await self.start(None)
-
+    def _frame(self, data: bytes) -> Tuple[bytes, ...]:
         if not self._has_body or not data:
-            return
-
-        transport = self._transport()
+            return ()
 
         if self._chunked:
-            transport.writelines((b'%X\r\n' % len(data), data, b'\r\n'))
-        else:
-            transport.write(data)
+            return (b'%X\r\n' % len(data), data, b'\r\n')
+
+        return (data,)
+
+    async def _write(self, *pieces: bytes) -> None:
+        transport = self._transport()
+        transport.writelines(pieces)
 
         if transport.get_write_buffer_size() > self._high_water:
             await self._drain()
+
+    async def send(self, data: bytes) -> None:
+        """Send body bytes, starting a streamed response if needed."""
+        if not self.started:
+            await self.start(None, data)
+        elif data:
+            await self._write(*self._frame(data))
 
     async def _drain(self) -> None:
         # tremolo's protocol resolves events['send'] from resume_writing(),
@@ -154,13 +165,15 @@ class HTTPWriter:
         if self._drained is not None and not self._drained.done():
             self._drained.cancel()
 
-    async def end(self, keepalive: bool = True) -> None:
-        """Finish the body. tremolo then keeps or closes the connection."""
+    async def end(self, keepalive: bool = True, last: bytes = b'') -> None:
+        """Send the `last` body bytes and finish the body; tremolo then keeps
+        or closes the connection."""
         if not self.started:
-            await self.start(0)
-
-        if self._chunked and self._protocol.transport is not None:
-            self._transport().write(b'0\r\n\r\n')
+            await self.start(len(last), last)
+        elif self._chunked:
+            await self._write(*self._frame(last), b'0\r\n\r\n')
+        elif last:
+            await self._write(*self._frame(last))
 
         if not keepalive:
             self._request.http_keepalive = False
@@ -180,6 +193,7 @@ class OutputStream:
         self._pumping = False
         self._pump_task: Optional[asyncio.Task] = None
         self._held = False
+        self._first_flush: Optional[asyncio.TimerHandle] = None
         self._error: Optional[BaseException] = None
         self._space_waiters: List[asyncio.Future] = []
 
@@ -198,7 +212,7 @@ class OutputStream:
 
             self._buffer += data
 
-            if not self._pumping:
+            if not self._pumping and self._first_flush is None:
                 self._pumping = True
 
                 if on_loop:
@@ -234,6 +248,29 @@ class OutputStream:
 
     def _start_pump(self) -> None:
         self._pump_task = self._loop.create_task(self._pump())
+
+    def delay_first_flush(self) -> None:
+        """Let the first bytes wait up to FIRST_FLUSH_DELAY (call on the loop
+        as the script starts). A script that ends within it is sent in one
+        write with a Content-Length, and its prints cost no wake-up of the
+        loop; one that runs longer streams from then on."""
+        self._first_flush = self._loop.call_later(FIRST_FLUSH_DELAY,
+                                                  self._first_flush_due)
+
+    def _first_flush_due(self) -> None:
+        with self._cond:
+            self._first_flush = None
+            start = bool(self._buffer) and not self._pumping
+            self._pumping = self._pumping or start
+
+        if start:
+            self._start_pump()
+
+    def _cancel_first_flush(self) -> None:
+        with self._cond:
+            if self._first_flush is not None:
+                self._first_flush.cancel()
+                self._first_flush = None
 
     async def _pump(self) -> None:
         try:
@@ -285,6 +322,7 @@ class OutputStream:
         """Hold unsent bytes and wait until the pump is idle, so that
         `started` can no longer change under the caller."""
         self.hold()
+        self._cancel_first_flush()
 
         if self._pump_task is not None:
             await self._pump_task
@@ -301,10 +339,6 @@ class OutputStream:
             self._error = ClientDisconnected('the response has ended')
 
         try:
-            if not self.started:
-                await self._writer.start(len(data))
-
-            await self._writer.send(bytes(data))
-            await self._writer.end(keepalive)
+            await self._writer.end(keepalive, bytes(data))
         except ClientDisconnected:
             pass

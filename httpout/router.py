@@ -12,7 +12,7 @@ The rules (SPEC section 2), each enforced in exactly one function:
    `A-Z a-z 0-9 _ - . /`, is at most 255 characters long and never contains
    '..'. Anything else is 403 'unsafe-characters'. There is no
    percent-decoding, so encoded paths are refused too.
-2. No escape from the root (`_locate`): the file, with symbolic links
+2. No escape from the root (`_locate_through_links`): the file, with symbolic links
    resolved, must lie inside the document root, else 403 'outside-root'.
 3. Dotfiles are hidden (`_check_names`): a segment starting with '.' is 403
    'dotfile', except a leading '/.well-known/'.
@@ -255,8 +255,11 @@ def _directory_index(root: str, segments: List[str],
     """Rule 6: the first existing directory index entry of a folder."""
     for name in directory_index:
         candidate = segments + [name]
-        # An index entry is judged like any other URL: the real-name check
-        # in `_locate` keeps private ('_x.py') entries unserved.
+        # An index entry is judged like any other URL, so a misconfigured
+        # private entry ('_x.py') is refused, not served or skipped.
+        refusal = _check_names(candidate)
+        if refusal is not None:
+            return refusal
         if name.endswith('.py'):
             route = _script(root, candidate, [])
         else:
@@ -280,6 +283,29 @@ def _locate(root: str, segments: List[str],
             is_kind: Callable[[int], bool]) -> Union[str, Refusal]:
     """Rules 2 and 9: the real path of `segments` under `root`, if it is
     inside the root and an existing file of the wanted kind."""
+    # Fast path, one lstat per segment: the root is already real and the
+    # segments hold no '.', '..' or empty names (rules 1 and 3), so while no
+    # segment is a symbolic link the joined path is the real path. This runs
+    # on every request; os.path.realpath would lstat the root's own
+    # ancestors as well.
+    path = root
+    mode = 0
+    for segment in segments:
+        path = os.path.join(path, segment)
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            return _NOT_FOUND
+        if stat.S_ISLNK(mode):
+            return _locate_through_links(root, segments, is_kind)
+    if not segments or not is_kind(mode):
+        return _NOT_FOUND
+    return path
+
+
+def _locate_through_links(root: str, segments: List[str],
+                          is_kind: Callable[[int], bool]) -> Union[str, Refusal]:
+    """`_locate` for a path with a symbolic link in it."""
     real = os.path.realpath(os.path.join(root, *segments))
     # Don't let symlinks break out of the document root.
     if os.path.commonpath((root, real)) != root:

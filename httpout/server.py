@@ -141,7 +141,4 @@ class HTTPOut:
         for name, value in headers:
             response.set_header(name, value)
 
-        writer = HTTPWriter(request.protocol, request, Response(response))
-        await writer.start(len(body))
-        await writer.send(body)
-        await writer.end()
+        await HTTPWriter(request.protocol, request, Response(response)).end(True, body)

@@ -64,9 +64,7 @@ async def send_static(file: StaticFile, request, response) -> None:
     if request.method not in (b'GET', b'HEAD'):
         response.set_status(405, b'Method Not Allowed')
         response.set_header(b'Allow', b'GET, HEAD')
-        writer = HTTPWriter(protocol, request, Response(response))
-        await writer.start(0)
-        await writer.end()
+        await HTTPWriter(protocol, request, Response(response)).end()
         return
 
     st = os.stat(file.path)
