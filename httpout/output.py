@@ -67,6 +67,7 @@ class HTTPWriter:
         self._chunked = False
         self._has_body = True
         self.started = False
+        self.body_bytes = 0  # for the access log
         protocol.set_watermarks(high=high_water, low=high_water // 4)
 
     async def start(self, content_length: Optional[int] = None,
@@ -126,6 +127,8 @@ class HTTPWriter:
     def _frame(self, data: bytes) -> Tuple[bytes, ...]:
         if not self._has_body or not data:
             return ()
+
+        self.body_bytes += len(data)
 
         if self._chunked:
             return (b'%X\r\n' % len(data), data, b'\r\n')

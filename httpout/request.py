@@ -44,8 +44,17 @@ class TrustedProxies:
 
         return any(ip in network for network in self._networks)
 
-    def client_address(self, peer: str, forwarded_for: List[bytes]) -> str:
-        if not forwarded_for or peer not in self:
+    def is_trusted(self, request) -> bool:
+        """Is the connection's peer a trusted proxy?"""
+        return bool(self._networks) and _peer(request) in self
+
+    def remote_addr(self, request) -> str:
+        """The client's address: the peer's, or the one a trusted proxy names
+        (the right-most X-Forwarded-For hop that is not a trusted proxy)."""
+        peer = _peer(request)
+        forwarded_for = request.headers.get(b'x-forwarded-for')
+
+        if not forwarded_for or not self.is_trusted(request):
             return peer
 
         hops = [hop.strip().decode('latin-1')
@@ -56,6 +65,11 @@ class TrustedProxies:
                 return hop
 
         return hops[0] or peer
+
+
+def _peer(request) -> str:
+    client = request.client
+    return client[0] if isinstance(client, tuple) else ''
 
 
 def _latin1(value: bytes) -> str:
@@ -99,15 +113,11 @@ def build_environ(request, script: Script, *, document_root: str,
                   trusted_proxies: TrustedProxies, software: str) -> Dict[str, str]:
     """The `__server__` dict of one request (tremolo's HTTPRequest in)."""
     headers = request.headers
-    client = request.client
-    peer = client[0] if isinstance(client, tuple) else ''
-    trusted = peer in trusted_proxies if trusted_proxies else False
     context = {
         'document_root': document_root,
         'software': software,
-        'remote_addr': trusted_proxies.client_address(
-            peer, headers.get(b'x-forwarded-for', [])) if trusted else peer,
-        'scheme': _scheme(request, trusted),
+        'remote_addr': trusted_proxies.remote_addr(request),
+        'scheme': _scheme(request, trusted_proxies.is_trusted(request)),
     }
     environ = {key: compute(request, script, context)
                for key, compute in _ENVIRON.items()}

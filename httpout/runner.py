@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import concurrent.futures
+import ctypes
 import logging
 import queue
 import threading
@@ -38,7 +39,24 @@ from .request import Request, TrustedProxies, build_environ
 from .response import Response
 from .router import Script
 
-__all__ = ('ScriptRunner',)
+__all__ = ('ExecutionTimeExceeded', 'ScriptRunner')
+
+# After --max-execution-time, how long a stopped script may take to notice.
+STOP_GRACE = 1.0
+
+
+class ExecutionTimeExceeded(Exception):
+    """Raised inside a script that ran longer than --max-execution-time."""
+
+    def __init__(self, message: str = 'the script exceeded --max-execution-time') -> None:
+        super().__init__(message)
+
+
+def _raise_in_thread(thread_id: int, exc_type: type) -> None:
+    # CPython raises it at the thread's next bytecode; a thread blocked in a
+    # system call (time.sleep, a socket read) only sees it once that returns.
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
+                                               ctypes.py_object(exc_type))
 
 
 def _wants_websocket(request) -> bool:
@@ -60,12 +78,23 @@ class ScriptThreads:
 
     def __init__(self, size: int, name: str = 'httpout-script') -> None:
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._threads = [threading.Thread(target=self._work, daemon=True,
-                                          name='%s-%d' % (name, i + 1))
-                         for i in range(size)]
+        self._name = name
+        self._started = 0
+        self._retired: Set[int] = set()
 
-        for thread in self._threads:
-            thread.start()
+        for _ in range(size):
+            self._start_thread()
+
+    def _start_thread(self) -> None:
+        self._started += 1
+        threading.Thread(target=self._work, daemon=True,
+                         name='%s-%d' % (self._name, self._started)).start()
+
+    def replace(self, thread_id: int) -> None:
+        """Give up on a thread stuck in a job: a new one takes its place,
+        and the stuck one ends as soon as its job returns."""
+        self._retired.add(thread_id)
+        self._start_thread()
 
     def submit(self, loop: asyncio.AbstractEventLoop, func: Callable[[Any], Any],
                arg: Any) -> asyncio.Future:
@@ -88,13 +117,17 @@ class ScriptThreads:
             except BaseException as exc:  # func should not raise; never lose a job
                 loop.call_soon_threadsafe(_resolve, future, None, exc)
 
+            if threading.get_ident() in self._retired:
+                self._retired.discard(threading.get_ident())
+                return
+
     def shutdown(self) -> None:
-        for _ in self._threads:
+        for _ in range(self._started - len(self._retired)):
             self._jobs.put(None)
 
 
 def _resolve(future: asyncio.Future, result: Any, exc: Optional[BaseException]) -> None:
-    if future.cancelled():
+    if future.done():
         return
 
     if exc is None:
@@ -123,6 +156,8 @@ class Job:
                           else None)
         self.pending: Set[concurrent.futures.Future] = set()
         self.errors: List[BaseException] = []
+        self.thread_id: Optional[int] = None  # while the script's thread runs it
+        self.thread_lock = threading.Lock()
         self.scope = Scope(
             names={'print': self.print, 'run': self.run, 'wait': self.wait,
                    'exit': self.exit, 'quit': self.exit,
@@ -203,6 +238,20 @@ class Job:
         for future in list(self.pending):
             future.cancel()
 
+    def stop(self) -> Optional[int]:
+        """Past the time limit: raise in the script's thread and cancel its
+        coroutines. Returns the id of the thread, if it still runs the job."""
+        with self.thread_lock:
+            thread_id = self.thread_id
+
+            if thread_id is not None:
+                _raise_in_thread(thread_id, ExecutionTimeExceeded)
+
+        for future in list(self.pending):
+            future.cancel()
+
+        return thread_id
+
     async def wait_pending(self) -> None:
         while self.pending:
             await asyncio.wait([asyncio.wrap_future(future, loop=self.loop)
@@ -223,7 +272,7 @@ class ScriptRunner:
                  thread_pool_size: int, debug: bool, logger: logging.Logger,
                  globals_module: Any, trusted_proxies: TrustedProxies,
                  websocket_enabled: bool, software: str,
-                 code_cache: CodeCache) -> None:
+                 code_cache: CodeCache, max_execution_time: float = 0) -> None:
         self.app = app
         self.loop = loop
         self.loop_thread = threading.get_ident()  # built on the loop's thread
@@ -235,25 +284,31 @@ class ScriptRunner:
         self.websocket_enabled = websocket_enabled
         self.software = software
         self.code_cache = code_cache
+        self.max_execution_time = max_execution_time
         self.threads = ScriptThreads(thread_pool_size)
 
     def shutdown(self) -> None:
         self.threads.shutdown()
 
-    async def run(self, script: Script, request, response, protocol) -> None:
+    async def run(self, script: Script, request, response, protocol) -> int:
+        """Run `script` for this request; returns the body size sent."""
         job = Job(self, script, request, response, protocol)
         protocol.add_close_callback(job.abort)
         job.stream.delay_first_flush()
         thread_job = self.threads.submit(self.loop, self._execute, job)
 
         try:
-            error = await asyncio.shield(thread_job)
+            if self.max_execution_time > 0:
+                error = await self._wait_with_limit(job, thread_job)
+            else:
+                error = await asyncio.shield(thread_job)
 
             if error is not None:
                 job.errors.insert(0, error)
 
             await job.wait_pending()
             await self._finish(job)
+            return job.writer.body_bytes
         except asyncio.CancelledError:
             # tremolo's handler timeout or shutdown: stop the script's output
             job.abort()
@@ -266,8 +321,35 @@ class ScriptRunner:
             else:  # the thread still runs; clear once it returns
                 thread_job.add_done_callback(lambda _: job.scope.clear())
 
+    async def _wait_with_limit(self, job: Job, thread_job: asyncio.Future
+                               ) -> Optional[BaseException]:
+        """Wait for the script's thread, stopping it at --max-execution-time."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(thread_job),
+                                          self.max_execution_time)
+        except asyncio.TimeoutError:
+            pass
+
+        thread_id = job.stop()
+        self.logger.error('%s: stopped after --max-execution-time %gs',
+                          self._request_line(job), self.max_execution_time)
+
+        try:
+            error = await asyncio.wait_for(asyncio.shield(thread_job), STOP_GRACE)
+        except ExecutionTimeExceeded as exc:  # raised as the script was ending
+            error = exc
+        except asyncio.TimeoutError:  # blocked in a system call: let it go
+            if thread_id is not None:
+                self.threads.replace(thread_id)
+            error = None
+
+        return error or ExecutionTimeExceeded()
+
     def _execute(self, job: Job) -> Optional[BaseException]:
         """On a pool thread: run the script's module. Returns its exception."""
+        with job.thread_lock:
+            job.thread_id = threading.get_ident()
+
         try:
             exec(self.code_cache.get(job.script.path),  # nosec B102: trusted scripts
                  job.scope.main.__dict__)
@@ -278,6 +360,9 @@ class ScriptRunner:
             # drop this frame: the traceback should start in the script
             return exc.with_traceback(tb.tb_next if tb and tb.tb_next else tb)
         finally:
+            with job.thread_lock:
+                job.thread_id = None
+
             if not job.pending:
                 job.stream.hold()
 

@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import Any, Optional, Sequence, Tuple
 
 from . import __version__
+from .accesslog import AccessLog
 from .errors import refusal_page
 from .modules import CodeCache, Importer, Scope
 from .output import HTTPWriter
@@ -50,6 +51,8 @@ class HTTPOut:
         self.directory_index: Sequence[str] = ()
         self.runner: Optional[ScriptRunner] = None
         self.logger: Any = None
+        self.trusted_proxies = TrustedProxies()
+        self.access_log: Optional[AccessLog] = None
 
         async def handle(request, response, **_):
             await self._handle(request, response)
@@ -75,14 +78,18 @@ class HTTPOut:
         Importer(self.document_root, code_cache).install()
         globals_module = self._run_globals(code_cache)
 
+        self.trusted_proxies = TrustedProxies(options.get('trusted_proxies', ()))
+        self.access_log = (AccessLog(options.get('log_level', 'INFO'))
+                           if options.get('access_log', True) else None)
         self.runner = ScriptRunner(
             app=self.app, loop=worker['loop'], document_root=self.document_root,
             thread_pool_size=options.get('thread_pool_size', 16),
             debug=options.get('debug', False), logger=self.logger,
             globals_module=globals_module,
-            trusted_proxies=TrustedProxies(options.get('trusted_proxies', ())),
+            trusted_proxies=self.trusted_proxies,
             websocket_enabled=options.get('ws', True),
             software='httpout/%s' % __version__, code_cache=code_cache,
+            max_execution_time=options.get('max_execution_time', 0),
         )
         self.logger.info('httpout %s: document root %s', __version__, self.document_root)
 
@@ -112,21 +119,26 @@ class HTTPOut:
 
         if isinstance(route, Script):
             assert self.runner is not None
-            await self.runner.run(route, request, response, request.protocol)
+            size: Optional[int] = await self.runner.run(route, request, response,
+                                                        request.protocol)
         elif isinstance(route, StaticFile):
-            await send_static(route, request, response)
+            size = await send_static(route, request, response)
         elif isinstance(route, Redirect):
             location = route.location
 
             if request.query_string:
                 location += '?' + request.query_string.decode('latin-1')
 
-            await self._send_page(request, response, 301, b'',
-                                  (b'Location', location.encode('latin-1')))
+            size = await self._send_page(request, response, 301, b'',
+                                         (b'Location', location.encode('latin-1')))
         else:
             self._log_refusal(request, route)
-            await self._send_page(request, response, route.status,
-                                  refusal_page(route.status, route.reason))
+            size = await self._send_page(request, response, route.status,
+                                         refusal_page(route.status, route.reason))
+
+        if self.access_log is not None:
+            self.access_log.log(request, self.trusted_proxies.remote_addr(request),
+                                response.get_status()[0], size)
 
     def _log_refusal(self, request, refusal: Refusal) -> None:
         self.logger.info('%d %s %s: refused by rule %s', refusal.status,
@@ -135,10 +147,11 @@ class HTTPOut:
 
     @staticmethod
     async def _send_page(request, response, status: int, body: bytes,
-                         *headers: Tuple[bytes, bytes]) -> None:
+                         *headers: Tuple[bytes, bytes]) -> int:
         response.set_status(status, HTTPStatus(status).phrase.encode())
 
         for name, value in headers:
             response.set_header(name, value)
 
         await HTTPWriter(request.protocol, request, Response(response)).end(True, body)
+        return len(body)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from email.utils import formatdate, parsedate_to_datetime
-from typing import List
+from typing import List, Optional
 
 from .output import HTTPWriter
 from .response import Response
@@ -57,15 +57,16 @@ def is_not_modified(headers: dict, etag: bytes, mtime: float) -> bool:
     return False
 
 
-async def send_static(file: StaticFile, request, response) -> None:
-    """Answer `request` (tremolo's) with `file`."""
+async def send_static(file: StaticFile, request, response) -> Optional[int]:
+    """Answer `request` (tremolo's) with `file`. Returns the body size, if
+    known, for the access log."""
     protocol = request.protocol
 
     if request.method not in (b'GET', b'HEAD'):
         response.set_status(405, b'Method Not Allowed')
         response.set_header(b'Allow', b'GET, HEAD')
         await HTTPWriter(protocol, request, Response(response)).end()
-        return
+        return 0
 
     st = os.stat(file.path)
     etag = _etag(st)
@@ -77,7 +78,7 @@ async def send_static(file: StaticFile, request, response) -> None:
     elif request.method == b'GET':
         await protocol.run_middlewares('response', reverse=True)
         await response.sendfile(file.path, content_type=file.media_type)
-        return
+        return st.st_size if response.get_status()[0] == 200 else None
 
     # HEAD, or 304: the head alone
     response.set_content_type(file.media_type)
@@ -85,3 +86,4 @@ async def send_static(file: StaticFile, request, response) -> None:
     writer = HTTPWriter(protocol, request, Response(response))
     await writer.start(st.st_size)
     await writer.end()
+    return 0
