@@ -68,11 +68,11 @@ def integer(low: Optional[int] = 0,
         too_high = high is not None and value > high
 
         if too_low and high is None:
-            raise ValueError('it must be at least %d' % low)
+            raise ValueError('it must be at least %s' % low)
         if too_high and low is None:
-            raise ValueError('it must be at most %d' % high)
+            raise ValueError('it must be at most %s' % high)
         if too_low or too_high:
-            raise ValueError('it must be between %d and %d' % (low, high))
+            raise ValueError('it must be between %s and %s' % (low, high))
 
         return value
 
@@ -159,7 +159,7 @@ def port_number(raw: str) -> int:
 
 def bind(raw: str) -> list[Address]:
     """'127.0.0.1:8000,:8001,[::1]:8000,/tmp/httpout.sock' -> addresses."""
-    addresses = []
+    addresses: list[Address] = []
 
     for item in names(raw):
         if item.startswith('['):

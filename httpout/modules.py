@@ -120,15 +120,15 @@ class Importer:
         self._python_import = builtins.__import__
 
     def install(self) -> None:
-        builtins.__import__ = self
+        builtins.__import__ = self  # type: ignore[assignment]
 
     def __call__(self, name: str, globals: Optional[dict] = None,
                  locals: Any = None, fromlist: Sequence[str] = (),
                  level: int = 0) -> ModuleType:
-        scope = globals.get(SCOPE_KEY) if globals is not None else None
-
-        if scope is None:
+        if globals is None or SCOPE_KEY not in globals:
             return self._python_import(name, globals, locals, fromlist, level)
+
+        scope: Scope = globals[SCOPE_KEY]
 
         if level > 0:
             name = resolve_name('.' * level + name, globals.get('__package__') or '')
@@ -136,6 +136,7 @@ class Importer:
         top = name.partition('.')[0]
 
         if name == '__main__':
+            assert scope.main is not None  # every scope is made with new_main()
             return scope.main
 
         if top == 'httpout':

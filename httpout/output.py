@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 from .response import Response
 
@@ -71,7 +71,7 @@ class HTTPWriter:
         protocol.set_watermarks(high=high_water, low=high_water // 4)
 
     async def start(self, content_length: Optional[int] = None,
-                    body: bytes = b'') -> None:
+                    body: Union[bytes, bytearray] = b'') -> None:
         """Send the head, and `body` with it in the same write.
         `content_length` None means the length is not known yet."""
         self.started = True  # first, so that nobody starts a second head
@@ -124,7 +124,7 @@ class HTTPWriter:
 
         return transport
 
-    def _frame(self, data: bytes) -> Tuple[bytes, ...]:
+    def _frame(self, data: Union[bytes, bytearray]) -> Tuple[Union[bytes, bytearray], ...]:
         if not self._has_body or not data:
             return ()
 
@@ -135,14 +135,14 @@ class HTTPWriter:
 
         return (data,)
 
-    async def _write(self, *pieces: bytes) -> None:
+    async def _write(self, *pieces: Union[bytes, bytearray]) -> None:
         transport = self._transport()
         transport.writelines(pieces)
 
         if transport.get_write_buffer_size() > self._high_water:
             await self._drain()
 
-    async def send(self, data: bytes) -> None:
+    async def send(self, data: Union[bytes, bytearray]) -> None:
         """Send body bytes, starting a streamed response if needed."""
         if not self.started:
             await self.start(None, data)
@@ -168,7 +168,8 @@ class HTTPWriter:
         if self._drained is not None and not self._drained.done():
             self._drained.cancel()
 
-    async def end(self, keepalive: bool = True, last: bytes = b'') -> None:
+    async def end(self, keepalive: bool = True,
+                  last: Union[bytes, bytearray] = b'') -> None:
         """Send the `last` body bytes and finish the body; tremolo then keeps
         or closes the connection."""
         if not self.started:
@@ -342,6 +343,6 @@ class OutputStream:
             self._error = ClientDisconnected('the response has ended')
 
         try:
-            await self._writer.end(keepalive, bytes(data))
+            await self._writer.end(keepalive, data)
         except ClientDisconnected:
             pass

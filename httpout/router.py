@@ -142,12 +142,12 @@ def _build_media_types() -> Mapping[str, str]:
         db.add_type(type_, '.' + ext)
     types = {}
     for ext in ALLOWED_EXTENSIONS:
-        type_ = db.guess_type('file.' + ext)[0]
-        if type_ is None:
+        guessed = db.guess_type('file.' + ext)[0]
+        if guessed is None:
             raise LookupError(f'no media type for allowed extension .{ext}')
-        if type_.startswith('text/') or type_ in _TEXT_TYPES:
-            type_ += '; charset=utf-8'
-        types[ext] = type_
+        if guessed.startswith('text/') or guessed in _TEXT_TYPES:
+            guessed += '; charset=utf-8'
+        types[ext] = guessed
     return types
 
 
