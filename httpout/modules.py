@@ -13,9 +13,10 @@ Rules owned here (SPEC section 3):
 4. `import __main__` gives the scope's main module. `from httpout import x`
    gives the scope's virtual name `x` (request, response, ...); any other
    name is an ImportError, as is `httpout.anything`.
-5. A local module whose name is already in `sys.modules`, imported from
-   outside the document root, is an ImportError: which one a script meant
-   would otherwise depend on import order.
+5. A local module named like a standard-library module, or like a module
+   already in `sys.modules` from outside the document root, is an
+   ImportError: which one a script meant would otherwise depend on import
+   order.
 6. Every other import (standard library, installed packages) is Python's own.
 
 The hook is one `builtins.__import__` replacement for the whole process. It
@@ -35,6 +36,10 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 __all__ = ('SCOPE_KEY', 'CodeCache', 'Importer', 'Scope')
 
 SCOPE_KEY = '__httpout_scope__'
+
+# A page named like a standard module (json.py, email.py) must not change what
+# `import json` means, whether or not json happens to be imported already.
+_STDLIB_NAMES = frozenset(getattr(sys, 'stdlib_module_names', sys.builtin_module_names))
 
 
 class CodeCache:
@@ -158,7 +163,7 @@ class Importer:
         if name != 'httpout':
             raise ModuleNotFoundError("No module named '%s'" % name, name=name)
 
-        for item in fromlist:
+        for item in fromlist or ():  # None for a plain `import httpout`
             if item not in scope.virtual:
                 raise ImportError("cannot import name '%s' from 'httpout'" % item,
                                   name='httpout')
@@ -226,18 +231,20 @@ class Importer:
     def _check_clash(self, name: str, path: str) -> None:
         imported = sys.modules.get(name)
 
-        if imported is None:
-            return
+        if imported is not None:
+            origin = getattr(imported, '__file__', None) or 'the Python build'
 
-        origin = getattr(imported, '__file__', None)
+            if not os.path.realpath(origin).startswith(self.document_root + os.sep):
+                raise ImportError(
+                    "local module '%s' (%s) clashes with the module '%s' already "
+                    'imported from %s; rename the local file'
+                    % (name, path, name, origin), name=name, path=path)
 
-        if origin and os.path.realpath(origin).startswith(self.document_root + os.sep):
-            return
-
-        raise ImportError(
-            "local module '%s' (%s) clashes with the module '%s' already "
-            'imported from %s; rename the local file'
-            % (name, path, name, origin or 'the Python build'), name=name, path=path)
+        if name in _STDLIB_NAMES:
+            raise ImportError(
+                "local module '%s' (%s) clashes with the standard library "
+                "module '%s'; rename the local file" % (name, path, name),
+                name=name, path=path)
 
     def _load_submodules(self, scope: Scope, module: ModuleType,
                          fromlist: Sequence[str]) -> None:

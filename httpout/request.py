@@ -10,16 +10,27 @@ Rules owned here:
   believed only when that peer is a trusted proxy (`--trusted-proxy`); then
   the address is the right-most entry that is not itself a trusted proxy.
 - The body methods are coroutines on the event loop; a script's thread calls
-  them through `wait()`, e.g. `wait(request.form())`.
+  them through `wait()`, e.g. `wait(request.form())`. Forms are read whole
+  (the body is bounded by --client-max-body-size) and parsed by the standard
+  library: `urllib.parse` and, for multipart/form-data, the `email` parser.
+  A malformed or oversized form is a 400, not a script error.
 """
 from __future__ import annotations
 
+import email.policy
 import ipaddress
-from typing import Any, AsyncIterator, Callable, Dict, List, Sequence, Union
+from email.parser import BytesParser
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from urllib.parse import parse_qs
+
+from tremolo.exceptions import BadRequest
 
 from .router import Script
 
 __all__ = ('Request', 'TrustedProxies', 'build_environ')
+
+# More fields than this in one form is a 400, as with tremolo's own parser.
+MAX_FORM_FIELDS = 1000
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
@@ -150,6 +161,8 @@ class Request:
     def __init__(self, request, environ: Dict[str, str]) -> None:
         self._request = request  # tremolo's HTTPRequest
         self.environ = environ
+        self._cookies: Optional[Dict[str, List[str]]] = None
+        self._form: Optional[Tuple[Dict[str, List[str]], List[Dict[str, Any]]]] = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._request, name)
@@ -177,7 +190,17 @@ class Request:
 
     @property
     def cookies(self) -> Dict[str, List[str]]:
-        return self._request.cookies
+        """Cookies by name; values are percent-decoded UTF-8 text."""
+        if self._cookies is None:
+            # tremolo decodes percent-escapes to bytes shown as latin-1;
+            # set_cookie() encodes UTF-8, so read the bytes back as UTF-8
+            self._cookies = {
+                name: [value.encode('latin-1').decode('utf-8', 'replace')
+                       for value in values]
+                for name, values in self._request.cookies.items()
+            }
+
+        return self._cookies
 
     @property
     def query(self) -> Dict[str, List[str]]:
@@ -189,16 +212,79 @@ class Request:
         return bytes(await self._request.body())
 
     async def form(self) -> Dict[str, List[str]]:
-        """Fields of a urlencoded or multipart form; uploaded files are in
-        `files()` instead, or `request.params['files']` after `form()`."""
-        return await self._request.form()
+        """The fields of a urlencoded or multipart/form-data body, by name.
+        Uploaded files are not among them: see `files()`."""
+        await self._parse_form()
+        assert self._form is not None
+        return self._form[0]
 
-    def files(self) -> AsyncIterator[dict]:
-        """Multipart parts as they arrive: dicts with 'name', 'filename',
-        'type' and 'data' (the part's bytes, or the first piece of a large
-        file: `part['eof']` tells whether more follows)."""
-        return self._request.files()
+    async def files(self) -> AsyncIterator[Dict[str, Any]]:
+        """The uploaded files of a multipart/form-data body, each a dict with
+        'name' (the form field), 'filename', 'type', 'data' (bytes) and
+        'eof' (always True: a file comes whole)."""
+        await self._parse_form()
+        assert self._form is not None
+
+        for upload in self._form[1]:
+            yield upload
 
     def stream(self) -> AsyncIterator[bytes]:
         """The body as it arrives, piece by piece."""
         return self._request.stream()
+
+    async def _parse_form(self) -> None:
+        if self._form is not None:
+            return
+
+        content_type = self._request.content_type
+        kind = content_type.split(b';', 1)[0].strip().lower()
+        body = await self.body()
+
+        if kind == b'application/x-www-form-urlencoded':
+            try:
+                fields = parse_qs(body.decode('utf-8', 'replace'),
+                                  keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+            except ValueError as exc:  # too many fields
+                raise BadRequest(str(exc)) from None
+
+            self._form = (fields, [])
+        elif kind == b'multipart/form-data':
+            self._form = parse_multipart(content_type, body)
+        else:
+            self._form = ({}, [])
+
+
+def parse_multipart(content_type: bytes, body: bytes
+                    ) -> Tuple[Dict[str, List[str]], List[Dict[str, Any]]]:
+    """(fields, files) of a multipart/form-data body.
+
+    The standard library's email parser does the work: a form is a MIME
+    multipart message whose parts carry Content-Disposition: form-data.
+    """
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        b'Content-Type: ' + content_type + b'\r\n\r\n' + body)
+
+    if not message.is_multipart():
+        raise BadRequest('malformed multipart/form-data')
+
+    fields: Dict[str, List[str]] = {}
+    files: List[Dict[str, Any]] = []
+
+    for number, part in enumerate(message.iter_parts()):
+        if number >= MAX_FORM_FIELDS:
+            raise BadRequest('more than %d form fields' % MAX_FORM_FIELDS)
+
+        name = str(part.get_param('name', '', header='content-disposition'))
+        filename = part.get_filename()
+        data = part.get_payload(decode=True)
+
+        if not isinstance(data, bytes):
+            data = b''
+
+        if filename is None:
+            fields.setdefault(name, []).append(data.decode('utf-8', 'replace'))
+        elif filename:  # an empty file input sends a part with filename=""
+            files.append({'name': name, 'filename': filename, 'eof': True,
+                          'type': part.get_content_type(), 'data': data})
+
+    return fields, files

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import re
 import threading
+import time
+from email.utils import formatdate
 from http import HTTPStatus
+from urllib.parse import quote
 from typing import TYPE_CHECKING, Dict, List, Optional, Union
 
 if TYPE_CHECKING:
@@ -120,19 +123,27 @@ class Response:
                    path: str = '/', domain: Optional[str] = None,
                    secure: bool = False, httponly: bool = False,
                    samesite: Optional[str] = None) -> None:
-        """Add a Set-Cookie header. The value is percent-encoded, so any text
-        is safe; `expires` is in seconds from now (0: a session cookie)."""
+        """Add a Set-Cookie header (RFC 6265). The value is percent-encoded
+        UTF-8, so any text is safe. `expires` is in seconds from now: 0 makes
+        a session cookie, a negative number deletes the cookie."""
         _checked_name(name)
+        attributes = ['%s=%s' % (name, quote(value, safe=''))]
 
-        for text in (path, domain or '', samesite or ''):
-            _checked_value(text)
+        if expires:
+            seconds = max(expires, 0)
+            attributes.append('Expires=' + formatdate(time.time() + seconds, usegmt=True))
+            attributes.append('Max-Age=%d' % seconds)
 
-        with self._lock:
-            self._check_open()
-            self._response.set_cookie(
-                name, value, expires=expires, path=path, domain=domain,
-                secure=secure, httponly=httponly, samesite=samesite
-            )
+        for attribute, setting in (('Path', path), ('Domain', domain),
+                                   ('SameSite', samesite)):
+            if setting:
+                attributes.append('%s=%s' % (attribute, quote(setting, safe='/.:')))
+
+        for attribute, flag in (('Secure', secure), ('HttpOnly', httponly)):
+            if flag:
+                attributes.append(attribute)
+
+        self.append_header(b'Set-Cookie', '; '.join(attributes))
 
     @property
     def headers(self) -> Dict[str, List[str]]:

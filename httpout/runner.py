@@ -25,14 +25,16 @@ import builtins
 import concurrent.futures
 import ctypes
 import logging
+import os
 import queue
 import threading
 import traceback
 from typing import Any, Callable, List, Optional, Set
 
+from tremolo.exceptions import HTTPException
 from tremolo.lib.websocket import WebSocket
 
-from .errors import debug_fragment, debug_page, error_page
+from .errors import debug_fragment, debug_page, error_page, refusal_page
 from .modules import CodeCache, Importer, Scope
 from .output import ClientDisconnected, HTTPWriter, OutputStream
 from .request import Request, TrustedProxies, build_environ
@@ -265,6 +267,12 @@ class Job:
         return None
 
 
+def _client_error(exc: BaseException) -> bool:
+    """Did the script fail because of the client's request (reading a body
+    too large, a malformed form), rather than by a fault of its own?"""
+    return isinstance(exc, HTTPException) and 400 <= exc.code < 500
+
+
 class ScriptRunner:
     """Runs scripts for one worker process: its thread pool and code cache."""
 
@@ -363,6 +371,13 @@ class ScriptRunner:
             with job.thread_lock:
                 job.thread_id = None
 
+            if os.getcwd() != self.document_root:
+                # the working directory is the whole process's, not the script's
+                self.logger.warning('%s: the script changed the working directory; '
+                                    'it is set back to the document root',
+                                    self._request_line(job))
+                os.chdir(self.document_root)
+
             if not job.pending:
                 job.stream.hold()
 
@@ -384,7 +399,11 @@ class ScriptRunner:
             await job.stream.close()
             return
 
-        self._log_error(job, exc)
+        if _client_error(exc) and not job.stream.started:
+            self.logger.info('%s: %s', self._request_line(job), exc)
+        else:
+            self._log_error(job, exc)
+
         await job.stream.settle()
 
         try:
@@ -401,13 +420,20 @@ class ScriptRunner:
 
     async def _send_error_page(self, job: Job, exc: BaseException) -> None:
         request = job.request
-        body = (debug_page(exc, request.method, request.url, request.headers)
-                if self.debug else error_page())
         response = job.response._response
         # what the script set (cookies included) does not belong on an error page
         response.headers.clear()
-        response.set_status(500, b'Internal Server Error')
         response.set_content_type(b'text/html; charset=utf-8')
+
+        if _client_error(exc):  # e.g. a body over --client-max-body-size
+            assert isinstance(exc, HTTPException)
+            response.set_status(exc.code, exc.message.encode())
+            body = refusal_page(exc.code, exc.message)
+        else:
+            response.set_status(500, b'Internal Server Error')
+            body = (debug_page(exc, request.method, request.url, request.headers)
+                    if self.debug else error_page())
+
         await job.writer.end(True, body)
 
     def _request_line(self, job: Job) -> str:

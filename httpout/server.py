@@ -24,6 +24,7 @@ from typing import Any, Optional, Sequence, Tuple
 from . import __version__
 from .accesslog import AccessLog
 from .errors import refusal_page
+from .middleware import adapt_middlewares
 from .modules import CodeCache, Importer, Scope
 from .output import HTTPWriter
 from .request import TrustedProxies
@@ -72,11 +73,14 @@ class HTTPOut:
                                                  ('index.py', 'index.html')))
         # scripts expect relative paths to start at their folder, like PHP's
         os.chdir(self.document_root)
-        sys.path.insert(0, self.document_root)
+        # last, so that a page named like a module (json.py) never shadows it
+        # for library code; scripts' local imports go through the hook anyway
+        sys.path.append(self.document_root)
 
         code_cache = CodeCache()
         Importer(self.document_root, code_cache).install()
         globals_module = self._run_globals(code_cache)
+        adapt_middlewares(self.app)
 
         self.trusted_proxies = TrustedProxies(options.get('trusted_proxies', ()))
         self.access_log = (AccessLog(options.get('log_level', 'INFO'))
