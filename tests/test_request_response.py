@@ -8,12 +8,13 @@ import hashlib
 import json
 import os
 import socket
+import struct
 import time
 
 import httpx
 import pytest
 
-from e2e_util import RawResponse, raw_exchange, raw_get, start_server
+from e2e_util import RawResponse, raw_exchange, raw_get, start_server, wait_for
 
 FILES = {
     'req.py': '''
@@ -85,6 +86,22 @@ FILES = {
         data = b''.join(pieces)
         print(json.dumps({'pieces': len(pieces), 'len': len(data),
                           'sha': hashlib.sha256(data).hexdigest()}))
+    ''',
+    'upload_end.py': '''
+        import os
+        from httpout import request
+        marker = os.path.join(__server__['DOCUMENT_ROOT'], '..',
+                              'upload-end-' + request.query['id'][0])
+        try:
+            body = wait(request.body())
+            result = 'body %d' % len(body)
+        except BaseException as exc:
+            result = 'exception ' + type(exc).__name__
+            raise
+        finally:
+            with open(marker, 'w') as f:
+                f.write(result)
+        print(len(body))
     ''',
     'resp_wait.py': '''
         import json
@@ -363,6 +380,23 @@ def test_unread_body_does_not_break_keep_alive(server):
             second += piece
     assert second.startswith(b'HTTP/1.1 200'), \
         'keep-alive was promised, but the connection closed: %r' % second
+
+
+@pytest.mark.parametrize('how', ['close', 'reset'])
+def test_client_leaving_mid_upload_ends_the_script(server, how):
+    """SPEC §4: if the client goes away the script ends and its thread is
+    free; a script waiting for the rest of a body must not wait for a
+    timeout."""
+    marker = server.root.parent / ('upload-end-' + how)
+    with socket.create_connection(('127.0.0.1', server.port), 5) as sock:
+        sock.sendall(b'POST /upload_end.py?id=%s HTTP/1.1\r\nHost: x\r\n'
+                     b'Content-Length: 100000\r\n\r\n' % how.encode() + b'z' * 1000)
+        time.sleep(0.3)  # the script is waiting for the rest
+        assert not marker.exists()
+        if how == 'reset':
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+    assert wait_for(marker.exists, 2.0), 'the script still waits 2 s after the client left'
+    assert marker.read_text().startswith('exception'), marker.read_text()
 
 
 def _limit_marker(limited):

@@ -3,11 +3,14 @@
 """
 from __future__ import annotations
 
+import socket
+import struct
+
 import pytest
-from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import connect
 
-from e2e_util import raw_get, start_server
+from e2e_util import raw_get, start_server, wait_for
 
 FILES = {
     'echo.py': '''
@@ -57,6 +60,26 @@ FILES = {
                 await websocket.send('got ' + message)
 
         wait(main())
+    ''',
+    'session_end.py': '''
+        import os
+        from httpout import websocket, request
+        marker = os.path.join(__server__['DOCUMENT_ROOT'], '..',
+                              'ws-end-' + request.query['id'][0])
+
+        async def echo():
+            async for message in websocket:
+                await websocket.send(message)
+
+        try:
+            wait(echo())
+            result = 'ended'
+        except BaseException as exc:
+            result = 'exception ' + type(exc).__name__
+            raise
+        finally:
+            with open(marker, 'w') as f:
+                f.write(result)
     ''',
     'plain.py': '''
         from httpout import websocket
@@ -123,6 +146,25 @@ def test_explicit_accept_then_send(server):
         assert ws.recv(timeout=5) == 'welcome'
         ws.send('x')
         assert ws.recv(timeout=5) == 'got x'
+
+
+@pytest.mark.parametrize('how', ['close', 'abort'])
+def test_script_ends_when_the_client_leaves(server, how):
+    marker = server.root.parent / ('ws-end-' + how)
+    try:
+        with connect(ws_url(server, '/session_end.py?id=' + how), open_timeout=5,
+                     close_timeout=2) as ws:
+            ws.send('ping')
+            assert ws.recv(timeout=5) == 'ping'
+            if how == 'abort':  # the TCP connection drops without a close frame
+                ws.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                     struct.pack('ii', 1, 0))
+                ws.socket.close()
+    except (OSError, ConnectionClosed):
+        assert how == 'abort'
+    assert wait_for(marker.exists, 3.0), 'the WebSocket script still runs 3 s after ' + how
+    # and the server goes on answering
+    assert server.get('/plain.py').text == 'websocket is None\n'
 
 
 def test_server_may_send_first(server):
