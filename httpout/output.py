@@ -70,6 +70,10 @@ class HTTPWriter:
         self.body_bytes = 0  # for the access log
         protocol.set_watermarks(high=high_water, low=high_water // 4)
 
+    def seal(self) -> None:
+        """No more changes from the script to the head."""
+        self._response.seal()
+
     async def start(self, content_length: Optional[int] = None,
                     body: Union[bytes, bytearray] = b'') -> None:
         """Send the head, and `body` with it in the same write.
@@ -106,6 +110,10 @@ class HTTPWriter:
                 lines.append(b'Transfer-Encoding: chunked')
             else:
                 request.http_keepalive = False  # HTTP/1.0: the end is the close
+
+        if request.has_body and not request.eof():
+            # tremolo closes a connection whose request body was left unread
+            request.http_keepalive = False
 
         lines.append(b'Connection: keep-alive' if request.http_keepalive
                      else b'Connection: close')
@@ -213,6 +221,10 @@ class OutputStream:
         with self._cond:
             if self._error is not None:
                 raise ClientDisconnected(str(self._error))
+
+            if not self._buffer and not self.started:
+                # headers freeze at the first output, even if it is sent later
+                self._writer.seal()
 
             self._buffer += data
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import email.policy
 import ipaddress
+import re
 from email.parser import BytesParser
 from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import parse_qs
@@ -162,6 +163,7 @@ class Request:
         self._request = request  # tremolo's HTTPRequest
         self.environ = environ
         self._cookies: Optional[Dict[str, List[str]]] = None
+        self._body: Optional[bytes] = None
         self._form: Optional[Tuple[Dict[str, List[str]], List[Dict[str, Any]]]] = None
 
     def __getattr__(self, name: str) -> Any:
@@ -209,7 +211,10 @@ class Request:
 
     async def body(self) -> bytes:
         """The whole body (at most --client-max-body-size bytes)."""
-        return bytes(await self._request.body())
+        if self._body is None:
+            self._body = b''.join([piece async for piece in self.stream()])
+
+        return self._body
 
     async def form(self) -> Dict[str, List[str]]:
         """The fields of a urlencoded or multipart/form-data body, by name.
@@ -230,7 +235,23 @@ class Request:
 
     def stream(self) -> AsyncIterator[bytes]:
         """The body as it arrives, piece by piece."""
+        if b'chunked' in self._request.transfer_encoding:
+            return self._dechunked()
+
         return self._request.stream()
+
+    async def _dechunked(self) -> AsyncIterator[bytes]:
+        # tremolo 0.5.3's own chunked decoder stalls when several large chunks
+        # arrive in one read, so the raw body is decoded here
+        raw = self._request.stream(raw=True)
+
+        try:
+            async for piece in decode_chunked(raw):
+                yield piece
+        finally:
+            await raw.aclose()
+            # what follows the last chunk is not known: end the connection
+            self._request.http_keepalive = False
 
     async def _parse_form(self) -> None:
         if self._form is not None:
@@ -288,3 +309,54 @@ def parse_multipart(content_type: bytes, body: bytes
                           'type': part.get_content_type(), 'data': data})
 
     return fields, files
+
+
+_CHUNK_SIZE = re.compile(rb'[0-9A-Fa-f]{1,16}')
+
+
+async def decode_chunked(raw: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The data of a `Transfer-Encoding: chunked` body (RFC 9112 section 7.1),
+    read from the raw bytes `raw`; a malformed body is a 400."""
+    buffer = bytearray()
+
+    async def fill() -> None:
+        try:
+            buffer.extend(await raw.__anext__())
+        except StopAsyncIteration:
+            raise BadRequest('incomplete chunked body') from None
+
+    async def line() -> bytes:
+        while b'\r\n' not in buffer:
+            if len(buffer) > 4096:
+                raise BadRequest('chunk size line too long')
+            await fill()
+
+        end = buffer.index(b'\r\n')
+        text = bytes(buffer[:end])
+        del buffer[:end + 2]
+        return text
+
+    while True:
+        size_text = (await line()).split(b';', 1)[0].strip()
+
+        if not _CHUNK_SIZE.fullmatch(size_text):
+            raise BadRequest('bad chunk size')
+
+        size = int(size_text, 16)
+
+        if size == 0:
+            while await line():  # trailer fields, up to the empty line
+                pass
+            return
+
+        while size > 0:
+            if not buffer:
+                await fill()
+
+            piece = bytes(buffer[:size])
+            del buffer[:len(piece)]
+            size -= len(piece)
+            yield piece
+
+        if await line() != b'':
+            raise BadRequest('bad chunk terminator')

@@ -32,7 +32,6 @@ import traceback
 from typing import Any, Callable, List, Optional, Set
 
 from tremolo.exceptions import HTTPException
-from tremolo.lib.websocket import WebSocket
 
 from .errors import debug_fragment, debug_page, error_page, refusal_page
 from .modules import CodeCache, Importer, Scope
@@ -40,6 +39,7 @@ from .output import ClientDisconnected, HTTPWriter, OutputStream
 from .request import Request, TrustedProxies, build_environ
 from .response import Response
 from .router import Script
+from .websocket import websocket_for
 
 __all__ = ('ExecutionTimeExceeded', 'ScriptRunner')
 
@@ -59,12 +59,6 @@ def _raise_in_thread(thread_id: int, exc_type: type) -> None:
     # system call (time.sleep, a socket read) only sees it once that returns.
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
                                                ctypes.py_object(exc_type))
-
-
-def _wants_websocket(request) -> bool:
-    headers = request.headers
-    return (b'sec-websocket-key' in headers and
-            headers.get(b'upgrade', [b''])[0].lower() == b'websocket')
 
 
 class ScriptThreads:
@@ -153,10 +147,9 @@ class Job:
         self.response = Response(response)
         self.writer = HTTPWriter(protocol, request, self.response)
         self.stream = self.response.stream = OutputStream(self.loop, self.writer)
-        self.websocket = (WebSocket(request, response)
-                          if runner.websocket_enabled and _wants_websocket(request)
-                          else None)
-        self.pending: Set[concurrent.futures.Future] = set()
+        self.websocket = websocket_for(request, response, runner.websocket_enabled)
+        self.pending: Set[concurrent.futures.Future] = set()  # run() coroutines
+        self.waiting: Set[concurrent.futures.Future] = set()  # wait() coroutines
         self.errors: List[BaseException] = []
         self.thread_id: Optional[int] = None  # while the script's thread runs it
         self.thread_lock = threading.Lock()
@@ -212,12 +205,15 @@ class Job:
                                'inside a coroutine use "await" instead')
 
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        self.waiting.add(future)
 
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise
+        finally:
+            self.waiting.discard(future)
 
     @staticmethod
     def exit(status: Any = None) -> None:
@@ -236,8 +232,10 @@ class Job:
     def abort(self) -> None:
         """The connection was lost: stop output and the request's coroutines."""
         self.stream.abort()
+        self.cancel_coroutines()
 
-        for future in list(self.pending):
+    def cancel_coroutines(self) -> None:
+        for future in list(self.pending) + list(self.waiting):
             future.cancel()
 
     def stop(self) -> Optional[int]:
@@ -249,8 +247,7 @@ class Job:
             if thread_id is not None:
                 _raise_in_thread(thread_id, ExecutionTimeExceeded)
 
-        for future in list(self.pending):
-            future.cancel()
+        self.cancel_coroutines()
 
         return thread_id
 

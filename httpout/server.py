@@ -53,6 +53,7 @@ class HTTPOut:
         self.runner: Optional[ScriptRunner] = None
         self.logger: Any = None
         self.trusted_proxies = TrustedProxies()
+        self.max_body_size = 0
         self.access_log: Optional[AccessLog] = None
 
         async def handle(request, response, **_):
@@ -82,6 +83,7 @@ class HTTPOut:
         globals_module = self._run_globals(code_cache)
         adapt_middlewares(self.app)
 
+        self.max_body_size = options.get('client_max_body_size', 2 * 1048576)
         self.trusted_proxies = TrustedProxies(options.get('trusted_proxies', ()))
         self.access_log = (AccessLog(options.get('log_level', 'INFO'))
                            if options.get('access_log', True) else None)
@@ -120,6 +122,10 @@ class HTTPOut:
     async def _handle(self, request, response) -> None:
         route = resolve(self.document_root, request.path.decode('latin-1'),
                         self.directory_index)
+
+        if isinstance(route, Script) and request.content_length > self.max_body_size:
+            # refused before the script runs, so it never sees a cut body
+            route = Refusal(413, 'Payload Too Large', 'body-too-large')
 
         if isinstance(route, Script):
             assert self.runner is not None

@@ -76,6 +76,9 @@ async def send_static(file: StaticFile, request, response) -> Optional[int]:
     if is_not_modified(request.headers, etag, st.st_mtime):
         response.set_status(304, b'Not Modified')
     elif request.method == b'GET':
+        # decided above; tremolo's sendfile would judge it again, even when
+        # an If-None-Match that did not match means it must be ignored
+        request.headers.pop(b'if-modified-since', None)
         await protocol.run_middlewares('response', reverse=True)
         await response.sendfile(file.path, content_type=file.media_type)
         return st.st_size if response.get_status()[0] == 200 else None
