@@ -10,17 +10,18 @@ Rules owned here:
   believed only when that peer is a trusted proxy (`--trusted-proxy`); then
   the address is the right-most entry that is not itself a trusted proxy.
 - The body methods are coroutines on the event loop; a script's thread calls
-  them through `wait()`, e.g. `wait(request.form())`. Forms are read whole
-  (the body is bounded by --client-max-body-size) and parsed by the standard
-  library: `urllib.parse` and, for multipart/form-data, the `email` parser.
-  A malformed or oversized form is a 400, not a script error.
+  them through `wait()`, e.g. `wait(request.form())`. Multipart bodies are
+  parsed as they stream in (part headers by the standard library's `email`
+  parser), so `files()` hands out a large upload piece by piece. A
+  malformed or oversized form is a 400, not a script error.
 """
 from __future__ import annotations
 
 import email.policy
 import ipaddress
 import re
-from email.parser import BytesParser
+from email.message import Message
+from email.parser import BytesHeaderParser
 from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import parse_qs
 
@@ -32,6 +33,8 @@ __all__ = ('Request', 'TrustedProxies', 'build_environ')
 
 # More fields than this in one form is a 400, as with tremolo's own parser.
 MAX_FORM_FIELDS = 1000
+MULTIPART_HEADER_LIMIT = 16384
+MULTIPART_PIECE = 65536
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
@@ -164,7 +167,8 @@ class Request:
         self.environ = environ
         self._cookies: Optional[Dict[str, List[str]]] = None
         self._body: Optional[bytes] = None
-        self._form: Optional[Tuple[Dict[str, List[str]], List[Dict[str, Any]]]] = None
+        self._fields: Optional[Dict[str, List[str]]] = None  # once the form is read
+        self._uploads: List[Dict[str, Any]] = []  # the files, if form() read them
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._request, name)
@@ -219,19 +223,47 @@ class Request:
     async def form(self) -> Dict[str, List[str]]:
         """The fields of a urlencoded or multipart/form-data body, by name.
         Uploaded files are not among them: see `files()`."""
-        await self._parse_form()
-        assert self._form is not None
-        return self._form[0]
+        if self._fields is None:
+            if self._kind() == b'application/x-www-form-urlencoded':
+                self._fields = parse_urlencoded(await self.body())
+            else:
+                self._uploads = [upload async for upload in self.files()]
+
+        assert self._fields is not None
+        return self._fields
 
     async def files(self) -> AsyncIterator[Dict[str, Any]]:
-        """The uploaded files of a multipart/form-data body, each a dict with
-        'name' (the form field), 'filename', 'type', 'data' (bytes) and
-        'eof' (always True: a file comes whole)."""
-        await self._parse_form()
-        assert self._form is not None
+        """The uploaded files of a multipart/form-data body, streamed: dicts
+        with 'name' (the form field), 'filename', 'type', 'data' and 'eof'.
+        A large file comes in several pieces, all but the last with 'eof'
+        False. After `form()` has read the body, each file comes whole."""
+        if self._fields is not None:
+            for upload in self._uploads:
+                yield upload
+            return
 
-        for upload in self._form[1]:
-            yield upload
+        fields: Dict[str, List[str]] = {}
+        self._fields = fields
+
+        if self._kind() != b'multipart/form-data':
+            return
+
+        text: List[bytes] = []
+
+        async for part, piece, eof in multipart_pieces(self._request.content_type,
+                                                       self.stream()):
+            if part['filename'] is None:  # a form field: gather its text
+                text.append(piece)
+
+                if eof:
+                    fields.setdefault(part['name'], []).append(
+                        b''.join(text).decode('utf-8', 'replace'))
+                    text.clear()
+            elif part['filename']:  # an empty file input sends filename=""
+                yield dict(part, data=piece, eof=eof)
+
+    def _kind(self) -> bytes:
+        return self._request.content_type.split(b';', 1)[0].strip().lower()
 
     def stream(self) -> AsyncIterator[bytes]:
         """The body as it arrives, piece by piece."""
@@ -253,63 +285,92 @@ class Request:
             # what follows the last chunk is not known: end the connection
             self._request.http_keepalive = False
 
-    async def _parse_form(self) -> None:
-        if self._form is not None:
+
+def parse_urlencoded(body: bytes) -> Dict[str, List[str]]:
+    try:
+        return parse_qs(body.decode('utf-8', 'replace'), keep_blank_values=True,
+                        max_num_fields=MAX_FORM_FIELDS)
+    except ValueError as exc:  # too many fields
+        raise BadRequest(str(exc)) from None
+
+
+async def multipart_pieces(content_type: bytes, body: AsyncIterator[bytes]
+                           ) -> AsyncIterator[Tuple[Dict[str, Any], bytes, bool]]:
+    """Stream a multipart/form-data body (RFC 7578): (part, piece, eof) for
+    each piece of each part's data, where `part` has the part's 'name',
+    'filename' (None for a plain field) and 'type'. A part's data comes in
+    pieces of about MULTIPART_PIECE bytes; `eof` marks its last piece.
+    A malformed body is a 400."""
+    delimiter = b'\r\n--' + _boundary(content_type)
+    chunks = body.__aiter__()
+    # the first delimiter has no CRLF before it; pretend it has
+    buffer = bytearray(b'\r\n')
+
+    async def more() -> None:
+        try:
+            buffer.extend(await chunks.__anext__())
+        except StopAsyncIteration:
+            raise BadRequest('incomplete multipart/form-data body') from None
+
+    while delimiter not in buffer:  # skip the preamble
+        del buffer[:-len(delimiter)]
+        await more()
+
+    del buffer[:buffer.index(delimiter) + len(delimiter)]
+
+    for _ in range(MAX_FORM_FIELDS + 1):
+        while len(buffer) < 2:
+            await more()
+
+        if buffer.startswith(b'--'):  # the close delimiter
             return
 
-        content_type = self._request.content_type
-        kind = content_type.split(b';', 1)[0].strip().lower()
-        body = await self.body()
+        while b'\r\n\r\n' not in buffer:
+            if len(buffer) > MULTIPART_HEADER_LIMIT:
+                raise BadRequest('multipart part header too large')
+            await more()
 
-        if kind == b'application/x-www-form-urlencoded':
-            try:
-                fields = parse_qs(body.decode('utf-8', 'replace'),
-                                  keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
-            except ValueError as exc:  # too many fields
-                raise BadRequest(str(exc)) from None
+        end = buffer.index(b'\r\n\r\n')
+        head = bytes(buffer[:end]).lstrip(b' \t')  # padding after the boundary
+        del buffer[:end + 4]
+        part = _part_info(head[2:] if head.startswith(b'\r\n') else head)
 
-            self._form = (fields, [])
-        elif kind == b'multipart/form-data':
-            self._form = parse_multipart(content_type, body)
-        else:
-            self._form = ({}, [])
+        while True:
+            found = buffer.find(delimiter)
+
+            if found >= 0:
+                yield part, bytes(buffer[:found]), True
+                del buffer[:found + len(delimiter)]
+                break
+
+            if len(buffer) > MULTIPART_PIECE + len(delimiter):
+                cut = len(buffer) - len(delimiter)  # a delimiter may start in the tail
+                yield part, bytes(buffer[:cut]), False
+                del buffer[:cut]
+
+            await more()
+
+    raise BadRequest('more than %d form fields' % MAX_FORM_FIELDS)
 
 
-def parse_multipart(content_type: bytes, body: bytes
-                    ) -> Tuple[Dict[str, List[str]], List[Dict[str, Any]]]:
-    """(fields, files) of a multipart/form-data body.
+def _boundary(content_type: bytes) -> bytes:
+    header = Message()
+    header['Content-Type'] = content_type.decode('latin-1')
+    boundary = header.get_param('boundary')
 
-    The standard library's email parser does the work: a form is a MIME
-    multipart message whose parts carry Content-Disposition: form-data.
-    """
-    message = BytesParser(policy=email.policy.HTTP).parsebytes(
-        b'Content-Type: ' + content_type + b'\r\n\r\n' + body)
+    if not isinstance(boundary, str) or not 0 < len(boundary) <= 70:
+        raise BadRequest('multipart/form-data without a valid boundary')
 
-    if not message.is_multipart():
-        raise BadRequest('malformed multipart/form-data')
+    return boundary.encode('latin-1')
 
-    fields: Dict[str, List[str]] = {}
-    files: List[Dict[str, Any]] = []
 
-    for number, part in enumerate(message.iter_parts()):
-        if number >= MAX_FORM_FIELDS:
-            raise BadRequest('more than %d form fields' % MAX_FORM_FIELDS)
-
-        name = str(part.get_param('name', '', header='content-disposition'))
-        filename = part.get_filename()
-        data = part.get_payload(decode=True)
-
-        if not isinstance(data, bytes):
-            data = b''
-
-        if filename is None:
-            fields.setdefault(name, []).append(data.decode('utf-8', 'replace'))
-        elif filename:  # an empty file input sends a part with filename=""
-            files.append({'name': name, 'filename': filename, 'eof': True,
-                          'type': part.get_content_type(), 'data': data})
-
-    return fields, files
-
+def _part_info(head: bytes) -> Dict[str, Any]:
+    headers = BytesHeaderParser(policy=email.policy.HTTP).parsebytes(head + b'\r\n\r\n')
+    return {
+        'name': str(headers.get_param('name', '', header='content-disposition')),
+        'filename': headers.get_filename(),
+        'type': headers.get_content_type(),
+    }
 
 _CHUNK_SIZE = re.compile(rb'[0-9A-Fa-f]{1,16}')
 
