@@ -22,7 +22,7 @@ import ipaddress
 import re
 from email.message import Message
 from email.parser import BytesHeaderParser
-from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, AsyncIterator, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import parse_qs
 
 from tremolo.exceptions import BadRequest
@@ -87,70 +87,52 @@ def _peer(request) -> str:
     return client[0] if isinstance(client, tuple) else ''
 
 
-def _latin1(value: bytes) -> str:
-    return value.decode('latin-1')
-
-
-def _peer_port(request) -> str:
-    client = request.client
-    return str(client[1]) if isinstance(client, tuple) and len(client) > 1 else ''
-
-
-def _server_port(request) -> str:
-    address = request.server.globals.info['server']
-    return '' if address[1] is None else str(address[1])
-
-
-# __server__ key -> how to compute it from (request, script, context)
-_ENVIRON: Dict[str, Callable[..., str]] = {
-    'REQUEST_METHOD': lambda r, s, c: _latin1(r.method),
-    'SCRIPT_NAME': lambda r, s, c: s.script_name,
-    'SCRIPT_FILENAME': lambda r, s, c: s.path,
-    'PATH_INFO': lambda r, s, c: s.path_info,
-    'QUERY_STRING': lambda r, s, c: _latin1(r.query_string),
-    'REQUEST_URI': lambda r, s, c: _latin1(r.url),
-    'REQUEST_SCHEME': lambda r, s, c: c['scheme'],
-    'HTTPS': lambda r, s, c: 'on' if c['scheme'] == 'https' else '',
-    'REMOTE_ADDR': lambda r, s, c: c['remote_addr'],
-    'REMOTE_PORT': lambda r, s, c: _peer_port(r),
-    'HTTP_HOST': lambda r, s, c: _latin1(r.host or b''),
-    'SERVER_NAME': lambda r, s, c: _latin1((r.host or b'').rsplit(b':', 1)[0]),
-    'SERVER_PORT': lambda r, s, c: _server_port(r),
-    'SERVER_PROTOCOL': lambda r, s, c: 'HTTP/' + _latin1(r.version),
-    'SERVER_SOFTWARE': lambda r, s, c: c['software'],
-    'DOCUMENT_ROOT': lambda r, s, c: c['document_root'],
-    'CONTENT_TYPE': lambda r, s, c: _latin1(b', '.join(r.headers.get(b'content-type', []))),
-    'CONTENT_LENGTH': lambda r, s, c: _latin1(b', '.join(r.headers.get(b'content-length', []))),
-}
-
-
 def build_environ(request, script: Script, *, document_root: str,
                   trusted_proxies: TrustedProxies, software: str) -> Dict[str, str]:
-    """The `__server__` dict of one request (tremolo's HTTPRequest in)."""
+    """The `__server__` dict of one request (tremolo's HTTPRequest in).
+
+    The first part is the table of fixed keys, CGI and PHP names; then one
+    HTTP_<NAME> entry per request header."""
     headers = request.headers
-    context = {
-        'document_root': document_root,
-        'software': software,
-        'remote_addr': trusted_proxies.remote_addr(request),
-        'scheme': _scheme(request, trusted_proxies.is_trusted(request)),
+    client = request.client
+    host = (request.host or b'').decode('latin-1')
+    scheme = _scheme(request, trusted_proxies.is_trusted(request))
+    server_port = request.server.globals.info['server'][1]
+    environ = {
+        'REQUEST_METHOD': request.method.decode('latin-1'),
+        'SCRIPT_NAME': script.script_name,
+        'SCRIPT_FILENAME': script.path,
+        'PATH_INFO': script.path_info,
+        'QUERY_STRING': request.query_string.decode('latin-1'),
+        'REQUEST_URI': request.url.decode('latin-1'),
+        'REQUEST_SCHEME': scheme,
+        'HTTPS': 'on' if scheme == 'https' else '',
+        'REMOTE_ADDR': trusted_proxies.remote_addr(request),
+        'REMOTE_PORT': str(client[1]) if isinstance(client, tuple) else '',
+        'HTTP_HOST': host,
+        'SERVER_NAME': host.rsplit(':', 1)[0] if not host.endswith(']') else host,
+        'SERVER_PORT': '' if server_port is None else str(server_port),
+        'SERVER_PROTOCOL': 'HTTP/' + request.version.decode('latin-1'),
+        'SERVER_SOFTWARE': software,
+        'DOCUMENT_ROOT': document_root,
+        'CONTENT_TYPE': b', '.join(headers.get(b'content-type', ())).decode('latin-1'),
+        'CONTENT_LENGTH': b', '.join(headers.get(b'content-length', ())).decode('latin-1'),
     }
-    environ = {key: compute(request, script, context)
-               for key, compute in _ENVIRON.items()}
 
     for name, values in headers.items():
-        if b'_' in name or name in (b'content-type', b'content-length'):
+        if b'_' in name or name in (b'content-type', b'content-length', b'host'):
             continue
 
         separator = b'; ' if name == b'cookie' else b', '
-        key = 'HTTP_' + _latin1(name).upper().replace('-', '_')
-        environ[key] = _latin1(separator.join(values))
+        key = 'HTTP_' + name.decode('latin-1').upper().replace('-', '_')
+        environ[key] = separator.join(values).decode('latin-1')
 
     return environ
 
 
 def _scheme(request, trusted: bool) -> str:
     if trusted and b'x-forwarded-proto' in request.headers:
-        return _latin1(request.headers[b'x-forwarded-proto'][0].strip().lower())
+        return request.headers[b'x-forwarded-proto'][0].strip().lower().decode('latin-1')
 
     return 'https' if request.is_secure else 'http'
 

@@ -85,8 +85,9 @@ class HTTPOut:
 
         self.max_body_size = options.get('client_max_body_size', 2 * 1048576)
         self.trusted_proxies = TrustedProxies(options.get('trusted_proxies', ()))
-        self.access_log = (AccessLog(options.get('log_level', 'INFO'))
-                           if options.get('access_log', True) else None)
+        wants_access_log = (options.get('access_log', True) and
+                            options.get('log_level', 'INFO').upper() in ('DEBUG', 'INFO'))
+        self.access_log = AccessLog(worker['loop']) if wants_access_log else None
         self.runner = ScriptRunner(
             app=self.app, loop=worker['loop'], document_root=self.document_root,
             thread_pool_size=options.get('thread_pool_size', 16),
