@@ -8,7 +8,9 @@ check, the compose command line) are run against a local server.
 The nginx tests run the shipped deploy/nginx/httpout.conf, with loopback
 addresses put in, in front of two `python -m httpout --trusted-proxy
 127.0.0.1` processes. nginx is required, not optional: without it these tests
-fail (CI installs it; locally `apt-get install -y nginx`). They write what
+fail (CI installs it; locally `apt-get install -y nginx`). Like the other
+tests that need Debian packages they are marked `system`: the plain `pytest`
+leaves them out, `pytest -m system` (run by .ci/run) runs them. They write what
 they observe (pids, latencies, echoes, addresses) to the terminal, so that
 the CI log shows it.
 """
@@ -544,6 +546,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             thing.stop()
 
 
+@pytest.mark.system
 def test_requests_spread_across_both_instances(stack):
     with httpx.Client(base_url=stack.nginx.url, timeout=10) as client:
         responses = [client.get('/pid.py') for _ in range(20)]
@@ -560,6 +563,7 @@ def test_requests_spread_across_both_instances(stack):
     assert min(counts.values()) >= 5, counts
 
 
+@pytest.mark.system
 def test_streaming_is_unbuffered_through_nginx(stack):
     """A line printed before a 2 s sleep arrives through nginx at once."""
     start = time.monotonic()
@@ -582,6 +586,7 @@ def test_streaming_is_unbuffered_through_nginx(stack):
 BIG_PAGE_BYTES = 32 * 1024 * 1024  # well beyond the kernel's socket buffers
 
 
+@pytest.mark.system
 def test_backpressure_through_nginx(stack):
     """What `proxy_buffering off` is for. nginx (1.22, seen here) passes on
     what it has read at once in both modes, so latency alone does not show
@@ -636,6 +641,7 @@ def test_backpressure_through_nginx(stack):
         assert results[name][0] is finishes, name
 
 
+@pytest.mark.system
 def test_websocket_echo_through_nginx(stack):
     url = 'ws://127.0.0.1:%d/echo.py' % stack.nginx.port
     with ws_connect(url, open_timeout=10, close_timeout=5) as ws:
@@ -666,6 +672,7 @@ def addr(url: str, local_address: Optional[str] = None, **headers) -> dict:
 SPOOF = {'X-Forwarded-For': '203.0.113.7', 'X-Forwarded-Proto': 'https'}
 
 
+@pytest.mark.system
 def test_remote_addr_is_the_real_client(stack):
     """nginx sends `X-Forwarded-For: $remote_addr`, replacing the client's
     own header, and httpout believes it because the connection comes from
@@ -719,6 +726,7 @@ def test_spoofed_header_ignored_without_trusted_proxy(serve):
             % seen['REMOTE_ADDR'])
 
 
+@pytest.mark.system
 def test_static_files_from_nginx(stack):
     """/static/ assets come from nginx itself (no X-Served-By header from
     httpout's middleware); anything else under /static/ goes to httpout,
