@@ -187,8 +187,21 @@ class HTTPWriter:
         elif last:
             await self._write(*self._frame(last))
 
+        request = self._request
+
+        if request.http_continue:
+            # answered without reading the body the client offered: tremolo
+            # would take the end of this response for the end of the 100
+            request.http_continue = False
+            request.http_keepalive = False
+
         if not keepalive:
-            self._request.http_keepalive = False
+            request.http_keepalive = False
+
+        if not request.http_keepalive:
+            # close now: left open, tremolo may still answer the rest of an
+            # unread body with a response of its own
+            self._protocol.close()
 
 
 class OutputStream:

@@ -25,7 +25,7 @@ from email.parser import BytesHeaderParser
 from typing import Any, AsyncIterator, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import parse_qs
 
-from tremolo.exceptions import BadRequest
+from tremolo.exceptions import BadRequest, RequestTimeout
 
 from .router import Script
 
@@ -247,25 +247,33 @@ class Request:
     def _kind(self) -> bytes:
         return self._request.content_type.split(b';', 1)[0].strip().lower()
 
-    def stream(self) -> AsyncIterator[bytes]:
-        """The body as it arrives, piece by piece."""
-        if b'chunked' in self._request.transfer_encoding:
-            return self._dechunked()
-
-        return self._request.stream()
-
-    async def _dechunked(self) -> AsyncIterator[bytes]:
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The body as it arrives, piece by piece. A body that stalls past
+        --request-timeout is a 408; one cut short by the client, a 400."""
+        request = self._request
+        chunked = b'chunked' in request.transfer_encoding
         # tremolo 0.5.3's own chunked decoder stalls when several large chunks
         # arrive in one read, so the raw body is decoded here
-        raw = self._request.stream(raw=True)
+        raw = request.stream(raw=True) if chunked else request.stream()
+        pieces = decode_chunked(raw) if chunked else raw
+        expected = request.content_length  # tremolo zeroes it once read
+        received = 0
 
         try:
-            async for piece in decode_chunked(raw):
+            async for piece in pieces:
+                received += len(piece)
                 yield piece
+        except TimeoutError as exc:  # tremolo's recv timeout
+            raise RequestTimeout('the request body stalled') from exc
         finally:
-            await raw.aclose()
-            # what follows the last chunk is not known: end the connection
-            self._request.http_keepalive = False
+            if chunked:
+                await raw.aclose()
+                # what follows the last chunk is not known: end the connection
+                request.http_keepalive = False
+
+        if not chunked and received < expected:
+            # tremolo ends the body quietly when the client goes away
+            raise BadRequest('the request body was cut short')
 
 
 def parse_urlencoded(body: bytes) -> Dict[str, List[str]]:

@@ -132,6 +132,13 @@ def _resolve(future: asyncio.Future, result: Any, exc: Optional[BaseException]) 
         future.set_exception(exc)
 
 
+class _Reraise:
+    """An exception a coroutine may not raise on the loop, carried to wait()."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
 class Job:
     """One execution of one script, and the built-ins bound to it."""
 
@@ -184,19 +191,10 @@ class Job:
 
     def run(self, coro) -> concurrent.futures.Future:
         """Schedule a coroutine on the server's loop; the response waits for it."""
-        future = asyncio.run_coroutine_threadsafe(self._guard(coro), self.loop)
+        future = asyncio.run_coroutine_threadsafe(self._guard(coro, True), self.loop)
         self.pending.add(future)
         future.add_done_callback(self.pending.discard)
         return future
-
-    async def _guard(self, coro) -> Any:
-        try:
-            return await coro
-        except SystemExit as exc:
-            self.write_exit_text(exc)
-        except BaseException as exc:
-            self.errors.append(exc)
-            raise
 
     def wait(self, coro, timeout: Optional[float] = None) -> Any:
         """Run a coroutine on the server's loop and return its result."""
@@ -204,16 +202,44 @@ class Job:
             raise RuntimeError('wait() would block the event loop; '
                                'inside a coroutine use "await" instead')
 
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        future = asyncio.run_coroutine_threadsafe(self._guard(coro, False), self.loop)
         self.waiting.add(future)
 
         try:
-            return future.result(timeout)
+            result = future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise
         finally:
             self.waiting.discard(future)
+
+        if isinstance(result, _Reraise):
+            raise result.exc
+
+        return result
+
+    async def _guard(self, coro, is_run: bool) -> Any:
+        try:
+            return await coro
+        except (SystemExit, KeyboardInterrupt) as exc:
+            # raised out of a task, these would stop the server's event loop
+            if not is_run:
+                return _Reraise(exc)  # wait() raises it on the script's thread
+
+            if isinstance(exc, SystemExit):
+                self.write_exit_text(exc)
+            else:
+                self.errors.append(exc)
+        except BaseException as exc:
+            if self.stream.aborted:
+                # the client is gone and the script's future was cancelled:
+                # nobody will read this, so asyncio must not report it either
+                return None
+
+            if is_run:
+                self.errors.append(exc)
+
+            raise
 
     @staticmethod
     def exit(status: Any = None) -> None:

@@ -124,7 +124,11 @@ class HTTPOut:
         route = resolve(self.document_root, request.path.decode('latin-1'),
                         self.directory_index)
 
-        if isinstance(route, Script) and request.content_length > self.max_body_size:
+        if request.transfer_encoding not in ([], [b'chunked']):
+            # RFC 9112 section 6.3: chunked must be the last and only coding we
+            # read; anything else cannot be framed and is how requests are smuggled
+            route = Refusal(400, 'Unsupported Transfer-Encoding', 'transfer-encoding')
+        elif isinstance(route, Script) and request.content_length > self.max_body_size:
             # refused before the script runs, so it never sees a cut body
             route = Refusal(413, 'Payload Too Large', 'body-too-large')
 
