@@ -47,27 +47,36 @@ def error_page() -> bytes:
                  'The details are in the server log.</p>')
 
 
-def _frames_html(exc: BaseException, context_lines: int = 3) -> str:
-    parts = []
+def _source_html(filename: str, lineno: int, context_lines: int = 3) -> str:
+    """The lines around `lineno` of a file, the line itself highlighted."""
+    source = []
+    linecache.checkcache(filename)  # scripts change while the server runs
 
-    for frame in traceback.extract_tb(exc.__traceback__):
-        lineno = frame.lineno or 0
-        first = max(1, lineno - context_lines)
-        source = []
+    for number in range(max(1, lineno - context_lines), lineno + context_lines + 1):
+        text = linecache.getline(filename, number)
 
-        for number in range(first, lineno + context_lines + 1):
-            text = linecache.getline(frame.filename, number)
+        if not text and number > lineno:
+            break
 
-            if not text and number > lineno:
-                break
+        css = ' class="line"' if number == lineno else ''
+        source.append('<span%s>%5d  %s</span>' % (css, number, escape(text.rstrip('\n'))))
 
-            css = ' class="line"' if number == lineno else ''
-            source.append('<span%s>%5d  %s</span>' % (css, number, escape(text.rstrip('\n'))))
+    return '<pre>%s</pre>' % '\n'.join(source)
 
-        parts.append(
-            '<div class="frame"><b>%s</b>, line %d, in <b>%s</b><pre>%s</pre></div>'
-            % (escape(frame.filename), lineno, escape(frame.name), '\n'.join(source))
-        )
+
+def _frames_html(exc: BaseException) -> str:
+    parts = [
+        '<div class="frame"><b>%s</b>, line %d, in <b>%s</b>%s</div>'
+        % (escape(frame.filename), frame.lineno or 0, escape(frame.name),
+           _source_html(frame.filename, frame.lineno or 0))
+        for frame in traceback.extract_tb(exc.__traceback__)
+    ]
+
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        # the error is in the file being compiled, not in any frame
+        parts.append('<div class="frame"><b>%s</b>, line %d%s</div>'
+                     % (escape(exc.filename), exc.lineno,
+                        _source_html(exc.filename, exc.lineno)))
 
     return ''.join(parts)
 
