@@ -4,7 +4,7 @@
 #   /api.py/items/9   -> 404
 import json
 
-from httpout import response
+from httpout import __server__, response
 
 ITEMS = {1: 'apple', 2: 'banana', 3: 'cherry'}
 

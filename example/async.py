@@ -3,6 +3,8 @@
 import asyncio
 import time
 
+from httpout import run, wait
+
 start = time.perf_counter()
 
 

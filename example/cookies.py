@@ -1,8 +1,8 @@
 # A visit counter kept in the browser, in a cookie.
 from httpout import request, response
 
-visits = request.cookies.get('visits', ['0'])[0]  # name -> list of values
-visits = int(visits) + 1 if visits.isdigit() else 1
+previous = request.cookies.get('visits', ['0'])[0]  # name -> list of values
+visits = int(previous) + 1 if previous.isdigit() else 1
 
 # Headers and cookies must be set before the first output is sent.
 response.set_cookie('visits', str(visits), expires=3600, httponly=True,

@@ -2,6 +2,8 @@
 import os
 import time
 
+from httpout import __globals__
+
 print('<!DOCTYPE html><title>Counter</title>')
 print('<link rel="stylesheet" href="/static/style.css">')
 print('<h1>Counter</h1>')

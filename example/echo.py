@@ -1,13 +1,13 @@
 # A WebSocket echo server. ws.html is a page that talks to it.
-from httpout import websocket
+from httpout import wait, websocket
 
 if websocket is None:  # an ordinary HTTP request
     print('<!DOCTYPE html><title>Echo</title>')
     print('<link rel="stylesheet" href="/static/style.css">')
     print('<p>This is a WebSocket endpoint: open <a href="ws.html">ws.html</a>.</p>')
 else:
-    async def echo():
-        async for message in websocket:  # the handshake happens here
-            await websocket.send(message)
+    async def echo(socket):
+        async for message in socket:  # the handshake happens here
+            await socket.send(message)
 
-    wait(echo())
+    wait(echo(websocket))

@@ -1,7 +1,7 @@
 # A form that posts back to itself: GET shows it, POST echoes the fields.
 from html import escape
 
-from httpout import request
+from httpout import request, wait
 
 # Read the body before printing: if it fails, the client gets an error page.
 form = wait(request.form()) if request.method == b'POST' else None  # {'name': ['...']}

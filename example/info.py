@@ -2,6 +2,8 @@
 # Try /info.py/any/path?q=1 to see PATH_INFO and QUERY_STRING.
 from html import escape
 
+from httpout import __server__
+
 print('<!DOCTYPE html><title>__server__</title>')
 print('<link rel="stylesheet" href="/static/style.css">')
 print('<h1><code>__server__</code></h1>')

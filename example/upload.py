@@ -3,7 +3,7 @@
 import hashlib
 from html import escape
 
-from httpout import request
+from httpout import request, wait
 
 
 async def read_files():

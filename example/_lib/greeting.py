@@ -1,3 +1,5 @@
+import __main__  # the page being served, also inside an imported module
+
 from . import words  # a relative import, within the document root
 
 
@@ -6,5 +8,4 @@ def greet(name):
 
 
 def main_page():
-    # __main__ is the page being served, also inside an imported module
     return __main__.__server__['SCRIPT_NAME']

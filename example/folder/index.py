@@ -2,6 +2,8 @@
 # without ".py". /folder (no slash) is redirected to /folder/.
 from html import escape
 
+from httpout import __server__
+
 print('<!DOCTYPE html><title>Folder</title>')
 print('<link rel="stylesheet" href="/static/style.css">')
 print('<h1>A folder index</h1>')
