@@ -551,12 +551,12 @@ def main(argv: Optional[list[str]] = None) -> None:
         print(exc, file=sys.stderr)
         sys.exit(1)
 
-    if options.action == 'help':
-        print(usage())
-        return
-
-    if options.action == 'version':
-        print(version())
+    if options.action in ('help', 'version'):
+        try:
+            print(usage() if options.action == 'help' else version(), flush=True)
+        except BrokenPipeError:  # e.g. `httpout --help | head`
+            # keep Python from complaining again when it flushes at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
 
     if is_root():
