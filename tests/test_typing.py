@@ -287,8 +287,7 @@ def test_doc_builtins_pyi_makes_bare_names_known_to_pyright(tmp_path, doc_files)
 
 def test_doc_ruff_setting(tmp_path, doc_files):
     ruff = shutil.which('ruff') or (Path(sys.executable).parent / 'ruff')
-    if not Path(ruff).exists():
-        pytest.skip('ruff is not installed (pip install ruff)')
+    assert Path(ruff).exists(), 'ruff is not installed: pip install ".[test]"'
     write(tmp_path, 'bare.py', BARE_SCRIPT)
     write(tmp_path, 'pyproject.toml', doc_files['pyproject.toml'].text)
 
@@ -299,8 +298,8 @@ def test_doc_ruff_setting(tmp_path, doc_files):
 
 
 def test_doc_flake8_setting(tmp_path, doc_files):
-    if shutil.which('flake8') is None and not (Path(sys.executable).parent / 'flake8').exists():
-        pytest.skip('flake8 is not installed (pip install flake8)')
+    assert shutil.which('flake8') or (Path(sys.executable).parent / 'flake8').exists(), (
+        'flake8 is not installed: pip install ".[test]"')
     write(tmp_path, 'bare.py', BARE_SCRIPT)
     write(tmp_path, '.flake8', doc_files['.flake8'].text)
 
