@@ -1,0 +1,5 @@
+# 10,000,000 bytes: 100,000 printed lines of 100 bytes each
+x = 'x' * 89
+
+for i in range(100000):
+    print('%09d %s' % (i, x))

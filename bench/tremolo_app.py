@@ -1,0 +1,69 @@
+"""The reference contender: bare tremolo routes that answer the same bytes as
+the pages in bench/docroot/, with no httpout in between ("the limit for our
+stack"). bench/run.py starts it as
+
+    python bench/tremolo_app.py --port P --loop asyncio|uvloop --worker-num N \
+        --docroot bench/docroot
+"""
+import argparse
+import asyncio
+import os
+
+from tremolo import Application
+
+HELLO = b'Hello, World!\n'
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--host', default='127.0.0.1')
+    parser.add_argument('--port', type=int, required=True)
+    parser.add_argument('--loop', default='asyncio')
+    parser.add_argument('--worker-num', type=int, default=1)
+    parser.add_argument('--docroot', required=True)
+    args = parser.parse_args()
+
+    static_path = os.path.join(os.path.abspath(args.docroot), 'static64k.txt')
+    large_path = os.path.join(os.path.abspath(args.docroot), 'large10m.txt')
+    app = Application()
+
+    # the same body and type as docroot/hello.py under httpout
+    @app.route('/hello.py')
+    async def hello(**server):
+        return HELLO
+
+    @app.route('/import300.py')
+    async def import300(**server):
+        return HELLO
+
+    @app.route('/async_sleep.py')
+    async def async_sleep(**server):
+        await asyncio.sleep(0.1)
+        return HELLO
+
+    # the same 10,000,000 bytes as docroot/large.py, by tremolo's sendfile
+    # from a file (docroot/large10m.txt, written by run.py), with tremolo's
+    # download_rate throttle lifted (rate=-1) and a send queue that can hold
+    # the whole file (max_queue_size below). With the defaults, any hiccup
+    # that lets 64 pieces pile up in the queue makes the throttle sleep about
+    # a second (a 10 MB page then takes 1 s); with the throttle lifted but the
+    # default queue of 128 pieces, an overflow cuts the connection. httpout
+    # writes to the transport itself and meets neither.
+    @app.route('/large.py')
+    async def large_route(response, **server):
+        await response.sendfile(large_path, rate=-1,
+                                content_type=b'text/html; charset=utf-8')
+
+    # tremolo's own sendfile path, with the type httpout gives a .txt file
+    @app.route('/static64k.txt')
+    async def static(response, **server):
+        await response.sendfile(static_path,
+                                content_type=b'text/plain; charset=utf-8')
+
+    app.run(host=args.host, port=args.port, worker_num=args.worker_num,
+            loop=args.loop, server_name='tremolo',
+            max_queue_size=1024)  # 16 MiB of 16 KiB pieces: see large_route
+
+
+if __name__ == '__main__':
+    main()
