@@ -106,9 +106,17 @@ class Scope:
 
     def clear(self) -> None:
         """Empty every module namespace, so that reference cycles through
-        module globals (functions, classes) do not keep the request alive."""
+        module globals (functions, classes) do not keep the request alive.
+
+        The built-in functions stay: a thread the script left running that
+        calls print() then gets the request's 'the response has ended'
+        error, not the ordinary print() to the server's log."""
+        builtins_kept = {name: value for name, value in self.names.items()
+                         if callable(value)}
+
         for module in self.modules.values():
             module.__dict__.clear()
+            module.__dict__.update(builtins_kept)
 
         self.modules.clear()
         self.names.clear()

@@ -313,6 +313,8 @@ async def multipart_pieces(content_type: bytes, body: AsyncIterator[bytes]
             await more()
 
         if buffer.startswith(b'--'):  # the close delimiter
+            async for _ in chunks:  # the epilogue: read, so the connection stays
+                pass
             return
 
         while b'\r\n\r\n' not in buffer:

@@ -29,7 +29,7 @@ import os
 import queue
 import threading
 import traceback
-from typing import Any, Callable, List, Optional, Set
+from typing import Any, Callable, List, Optional, Set, Tuple
 
 from tremolo.exceptions import HTTPException
 
@@ -47,8 +47,10 @@ __all__ = ('ExecutionTimeExceeded', 'ScriptRunner')
 STOP_GRACE = 1.0
 
 
-class ExecutionTimeExceeded(Exception):
-    """Raised inside a script that ran longer than --max-execution-time."""
+class ExecutionTimeExceeded(BaseException):
+    """Raised inside a script that ran longer than --max-execution-time.
+    A BaseException, like SystemExit, so that `except Exception` in the
+    script does not swallow it."""
 
     def __init__(self, message: str = 'the script exceeded --max-execution-time') -> None:
         super().__init__(message)
@@ -108,10 +110,17 @@ class ScriptThreads:
 
             loop, future, func, arg = job
 
+            outcome: Tuple[Any, Optional[BaseException]]
+
             try:
-                loop.call_soon_threadsafe(_resolve, future, func(arg), None)
+                outcome = (func(arg), None)
             except BaseException as exc:  # func should not raise; never lose a job
-                loop.call_soon_threadsafe(_resolve, future, None, exc)
+                outcome = (None, exc)
+
+            try:
+                loop.call_soon_threadsafe(_resolve, future, *outcome)
+            except RuntimeError:  # the loop has closed: the worker is exiting
+                pass
 
             if threading.get_ident() in self._retired:
                 self._retired.discard(threading.get_ident())
@@ -160,6 +169,8 @@ class Job:
         self.errors: List[BaseException] = []
         self.thread_id: Optional[int] = None  # while the script's thread runs it
         self.thread_lock = threading.Lock()
+        self.timed_out = False
+        self.given_up: Optional[asyncio.Future] = None  # set when its thread is abandoned
         self.scope = Scope(
             names={'print': self.print, 'run': self.run, 'wait': self.wait,
                    'exit': self.exit, 'quit': self.exit,
@@ -354,32 +365,66 @@ class ScriptRunner:
 
     async def _wait_with_limit(self, job: Job, thread_job: asyncio.Future
                                ) -> Optional[BaseException]:
-        """Wait for the script's thread, stopping it at --max-execution-time."""
-        try:
-            return await asyncio.wait_for(asyncio.shield(thread_job),
-                                          self.max_execution_time)
-        except asyncio.TimeoutError:
-            pass
+        """Wait for the script's thread; the clock that stops it at
+        --max-execution-time starts when the script starts (`_start_clock`),
+        so that time spent waiting for a free thread does not count."""
+        job.given_up = self.loop.create_future()
+        await asyncio.wait((thread_job, job.given_up),
+                           return_when=asyncio.FIRST_COMPLETED)
+        job.given_up.cancel()  # stops the clock if the script ended in time
+        error = None
 
-        thread_id = job.stop()
+        if thread_job.done():
+            error = thread_job.exception() or thread_job.result()
+
+        if job.timed_out and not isinstance(error, ExecutionTimeExceeded):
+            return ExecutionTimeExceeded()
+
+        return error
+
+    def _start_clock(self, job: Job) -> None:
+        clock = self.loop.call_later(self.max_execution_time, self._time_up, job)
+        # `given_up` is done (or cancelled) once the runner stops waiting
+        job.given_up.add_done_callback(lambda _: clock.cancel())  # type: ignore[union-attr]
+
+    def _time_up(self, job: Job) -> None:
+        if job.thread_id is None:
+            return
+
+        job.timed_out = True
         self.logger.error('%s: stopped after --max-execution-time %gs',
                           self._request_line(job), self.max_execution_time)
+        self.loop.create_task(self._stop(job))
 
-        try:
-            error = await asyncio.wait_for(asyncio.shield(thread_job), STOP_GRACE)
-        except ExecutionTimeExceeded as exc:  # raised as the script was ending
-            error = exc
-        except asyncio.TimeoutError:  # blocked in a system call: let it go
-            if thread_id is not None:
-                self.threads.replace(thread_id)
-            error = None
+    async def _stop(self, job: Job) -> None:
+        """Raise ExecutionTimeExceeded in the script until it lets go; a
+        thread blocked in a system call is abandoned after STOP_GRACE."""
+        deadline = self.loop.time() + STOP_GRACE
 
-        return error or ExecutionTimeExceeded()
+        while self.loop.time() < deadline:
+            if job.stop() is None:
+                return
+
+            await asyncio.sleep(0.1)
+
+        thread_id = job.thread_id
+
+        if thread_id is not None:
+            self.threads.replace(thread_id)
+
+            if job.given_up is not None and not job.given_up.done():
+                job.given_up.set_result(None)
 
     def _execute(self, job: Job) -> Optional[BaseException]:
         """On a pool thread: run the script's module. Returns its exception."""
+        if job.stream.aborted:  # the client left while the job waited for a thread
+            return None
+
         with job.thread_lock:
             job.thread_id = threading.get_ident()
+
+        if self.max_execution_time > 0:
+            self.loop.call_soon_threadsafe(self._start_clock, job)
 
         try:
             exec(self.code_cache.get(job.script.path),  # nosec B102: trusted scripts

@@ -16,10 +16,11 @@ does per-request work.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from http import HTTPStatus
 from types import ModuleType
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 from . import __version__
 from .accesslog import AccessLog
@@ -54,6 +55,7 @@ class HTTPOut:
         self.logger: Any = None
         self.trusted_proxies = TrustedProxies()
         self.max_body_size = 0
+        self.draining = False  # a stop signal came: no new requests
         self.access_log: Optional[AccessLog] = None
 
         async def handle(request, response, **_):
@@ -68,6 +70,12 @@ class HTTPOut:
 
     async def _worker_start(self, **worker: Any) -> None:
         options = worker['context'].options
+        # tremolo cuts any request after 120 s, and keeps a closed connection
+        # in memory for 30 s; a page may stream for long to a slow client
+        # (--max-execution-time limits scripts), and closed is closed. tremolo
+        # applies its defaults after this hook, so these take their place.
+        options.setdefault('app_handler_timeout', 24 * 3600)
+        options.setdefault('app_close_timeout', 5)
         self.logger = worker['logger']
         self.document_root = os.path.realpath(options.get('document_root', os.getcwd()))
         self.directory_index = tuple(options.get('directory_index',
@@ -82,6 +90,7 @@ class HTTPOut:
         Importer(self.document_root, code_cache).install()
         globals_module = self._run_globals(code_cache)
         adapt_middlewares(self.app)
+        self._stop_accepting_on_signals(worker['loop'])
 
         self.max_body_size = options.get('client_max_body_size', 2 * 1048576)
         self.trusted_proxies = TrustedProxies(options.get('trusted_proxies', ()))
@@ -114,6 +123,43 @@ class HTTPOut:
 
         return module
 
+    def _stop_accepting_on_signals(self, loop: Any) -> None:
+        """On SIGTERM/SIGINT, stop accepting connections at once, while the
+        requests in flight finish within --shutdown-timeout.
+
+        tremolo closes its listening socket only after that grace period, so
+        the server it creates is captured here (after this hook, the same
+        worker start calls loop.create_server) and closed from the signal
+        handler, in front of tremolo's own. Where the loop does not allow
+        that (uvloop), new requests are answered 503 instead."""
+        listeners: List[Any] = []
+
+        try:
+            create_server = loop.create_server
+
+            async def create_and_keep_server(*args: Any, **kwargs: Any) -> Any:
+                server = await create_server(*args, **kwargs)
+                listeners.append(server)
+                return server
+
+            loop.create_server = create_and_keep_server
+        except AttributeError:  # a loop whose methods cannot be replaced
+            pass
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            tremolo_handler = signal.getsignal(signum)
+
+            def handler(signum: int, frame: Any, tremolo_handler: Any = tremolo_handler) -> None:
+                self.draining = True
+
+                for server in listeners:
+                    server.close()
+
+                if callable(tremolo_handler):
+                    tremolo_handler(signum, frame)
+
+            signal.signal(signum, handler)
+
     async def _worker_stop(self, **_: Any) -> None:
         if self.runner is not None:
             self.runner.shutdown()
@@ -124,7 +170,10 @@ class HTTPOut:
         route = resolve(self.document_root, request.path.decode('latin-1'),
                         self.directory_index)
 
-        if request.transfer_encoding not in ([], [b'chunked']):
+        if self.draining:
+            route = Refusal(503, 'Shutting down', 'shutting-down')
+            request.http_keepalive = False
+        elif request.transfer_encoding not in ([], [b'chunked']):
             # RFC 9112 section 6.3: chunked must be the last and only coding we
             # read; anything else cannot be framed and is how requests are smuggled
             route = Refusal(400, 'Unsupported Transfer-Encoding', 'transfer-encoding')

@@ -528,23 +528,22 @@ def test_max_execution_time_stop_cannot_be_swallowed_by_except_exception(limited
         'the stopped script still runs: %s' % read_mark(limited.root, ident).splitlines()[-3:]
 
 
-def test_max_execution_time_a_script_stopped_in_the_queue_never_runs(serve):
+def test_max_execution_time_a_queued_script_is_limited_too(serve):
+    """A script that waited for a thread gets its full time once it runs
+    (the clock starts with the script, like PHP's), and is stopped in turn:
+    it never holds the replacement thread for ever."""
     server = serve(FILES, '--max-execution-time', '1', '--thread-pool-size', '1',
                    '--shutdown-timeout', '2')
     ident = 'queued-%d' % time.monotonic_ns()
-    blocker = Background(server.url + '/sleep30.py', timeout=10)
+    blocker = Background(server.url + '/sleep30.py', timeout=15)
     time.sleep(0.2)
     # waits for the only thread, which sleep30.py holds until it is given up
-    queued = Background('%s/spin_marked.py?id=%s' % (server.url, ident), timeout=10)
-    blocker.join(10)
-    queued.join(10)
+    queued = Background('%s/spin_marked.py?id=%s' % (server.url, ident), timeout=15)
+    blocker.join(15)
+    queued.join(15)
     assert blocker.response.status_code == 500
     assert queued.response.status_code == 500
-
-    # the job its client was answered for must not start later, unlimited,
-    # and take the pool's thread for ever
-    time.sleep(0.5)
-    assert read_mark(server.root, ident) == '', 'the stopped script ran afterwards'
+    assert read_mark(server.root, ident) != '', 'the queued script never ran'
     _after_stop_hello_answers(server)
 
 
