@@ -20,7 +20,6 @@ from typing import Any, Awaitable, Callable
 from tremolo.utils import getoptions
 
 from .output import HTTPWriter
-from .response import Response
 
 __all__ = ('adapt_middlewares',)
 
@@ -51,7 +50,7 @@ def _request_middleware(func: Middleware) -> Middleware:
         if 'content_type' in options:
             response.set_content_type(options['content_type'])
 
-        await HTTPWriter(request.protocol, request, Response(response)).end(True, data)
+        await HTTPWriter(request.protocol, request, response).end(True, data)
         response.close(keepalive=True)  # hand the connection back to tremolo
         return True  # answered: tremolo stops here
 

@@ -28,7 +28,6 @@ import asyncio
 import threading
 from typing import List, Optional, Tuple, Union
 
-from .response import Response
 
 __all__ = ('ClientDisconnected', 'HTTPWriter', 'OutputStream')
 
@@ -56,12 +55,15 @@ class HTTPWriter:
     drain gives real backpressure instead.
     """
 
-    def __init__(self, protocol, request, response: Response,
+    def __init__(self, protocol, request, response,
                  high_water: int = 256 * 1024) -> None:
         self._protocol = protocol
         self._request = request  # tremolo's HTTPRequest
-        self._tremolo_response = response._response
-        self._response = response
+        self._tremolo_response = response  # and its HTTPResponse
+        # the script's Response takes this lock to change the head; sealed,
+        # the head no longer changes (except by response middleware)
+        self.lock = threading.Lock()
+        self.sealed = False
         self._high_water = high_water
         self._drained: Optional[asyncio.Future] = None
         self._chunked = False
@@ -72,14 +74,15 @@ class HTTPWriter:
 
     def seal(self) -> None:
         """No more changes from the script to the head."""
-        self._response.seal()
+        with self.lock:
+            self.sealed = True
 
     async def start(self, content_length: Optional[int] = None,
                     body: Union[bytes, bytearray] = b'') -> None:
         """Send the head, and `body` with it in the same write.
         `content_length` None means the length is not known yet."""
         self.started = True  # first, so that nobody starts a second head
-        self._response.seal()
+        self.seal()
         # tremolo response middleware may still change the head here
         await self._protocol.run_middlewares('response', reverse=True)
         head = self._render_head(content_length)

@@ -8,7 +8,8 @@ Rules owned here:
   anything else raises `ValueError` at the call, so a script can never split a
   response (no header injection).
 - The setters are called from the script's thread and from coroutines on the
-  event loop alike; one lock orders them against the moment the head is sealed.
+  event loop alike; the writer's lock orders them against the moment the
+  head is sealed (`HTTPWriter.seal`).
 
 The state lives in tremolo's own response object, so that tremolo response
 middleware (added in `__globals__.py`) sees and can change it just before the
@@ -25,7 +26,7 @@ from urllib.parse import quote
 from typing import TYPE_CHECKING, Dict, List, Optional, Union
 
 if TYPE_CHECKING:
-    from .output import OutputStream
+    from .output import HTTPWriter, OutputStream
 
 __all__ = ('HeadersAlreadySent', 'Response')
 
@@ -62,16 +63,16 @@ def _checked_value(value: Union[str, bytes]) -> bytes:
 class Response:
     """The `response` object of a script (also `from httpout import response`)."""
 
-    def __init__(self, response) -> None:
+    def __init__(self, response, writer: HTTPWriter, stream: OutputStream) -> None:
         self._response = response  # tremolo's HTTPResponse
-        self.stream: Optional[OutputStream] = None  # set by the runner
-        self._lock = threading.Lock()
-        self._sealed = False
+        self._writer = writer  # owns the lock and knows when the head is sealed
+        self._lock = writer.lock
+        self._stream = stream
 
     # --- state, while the head has not been sent ---------------------------
 
     def _check_open(self) -> None:
-        if self._sealed:
+        if self._writer.sealed:
             raise HeadersAlreadySent(
                 'headers already sent: the response started with the first '
                 'output, set the status, headers and cookies before it'
@@ -156,19 +157,11 @@ class Response:
             return headers
 
     def headers_sent(self) -> bool:
-        return self._sealed
+        return self._writer.sealed
 
     async def write(self, data: Union[bytes, str]) -> None:
         """Send body bytes (a coroutine; `print` is the usual way)."""
         if isinstance(data, str):
             data = data.encode('utf-8')
 
-        assert self.stream is not None
-        await self.stream.awrite(data)
-
-    # --- the head, rendered once on the event loop -------------------------
-
-    def seal(self) -> None:
-        """Stop accepting changes from the script: its head is about to go out."""
-        with self._lock:
-            self._sealed = True
+        await self._stream.awrite(data)

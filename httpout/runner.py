@@ -160,9 +160,10 @@ class Job:
         self.environ = build_environ(
             request, script, document_root=runner.document_root,
             trusted_proxies=runner.trusted_proxies, software=runner.software)
-        self.response = Response(response)
-        self.writer = HTTPWriter(protocol, request, self.response)
-        self.stream = self.response.stream = OutputStream(self.loop, self.writer)
+        self.tremolo_response = response
+        self.writer = HTTPWriter(protocol, request, response)
+        self.stream = OutputStream(self.loop, self.writer)
+        self.response = Response(response, self.writer, self.stream)
         self.websocket = websocket_for(request, response, runner.websocket_enabled)
         self.pending: Set[concurrent.futures.Future] = set()  # run() coroutines
         self.waiting: Set[concurrent.futures.Future] = set()  # wait() coroutines
@@ -488,7 +489,7 @@ class ScriptRunner:
 
     async def _send_error_page(self, job: Job, exc: BaseException) -> None:
         request = job.request
-        response = job.response._response
+        response = job.tremolo_response
         # what the script set (cookies included) does not belong on an error page
         response.headers.clear()
         response.set_content_type(b'text/html; charset=utf-8')

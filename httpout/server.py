@@ -29,7 +29,6 @@ from .middleware import adapt_middlewares
 from .modules import CodeCache, Importer, Scope
 from .output import HTTPWriter
 from .request import TrustedProxies
-from .response import Response
 from .router import Redirect, Refusal, Script, StaticFile, resolve
 from .runner import ScriptRunner
 from .static import send_static
@@ -217,5 +216,5 @@ class HTTPOut:
         for name, value in headers:
             response.set_header(name, value)
 
-        await HTTPWriter(request.protocol, request, Response(response)).end(True, body)
+        await HTTPWriter(request.protocol, request, response).end(True, body)
         return len(body)

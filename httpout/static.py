@@ -16,7 +16,6 @@ from email.utils import formatdate, parsedate_to_datetime
 from typing import List, Optional
 
 from .output import HTTPWriter
-from .response import Response
 from .router import StaticFile
 
 __all__ = ('send_static',)
@@ -65,7 +64,7 @@ async def send_static(file: StaticFile, request, response) -> Optional[int]:
     if request.method not in (b'GET', b'HEAD'):
         response.set_status(405, b'Method Not Allowed')
         response.set_header(b'Allow', b'GET, HEAD')
-        await HTTPWriter(protocol, request, Response(response)).end()
+        await HTTPWriter(protocol, request, response).end()
         return 0
 
     st = os.stat(file.path)
@@ -86,7 +85,7 @@ async def send_static(file: StaticFile, request, response) -> Optional[int]:
     # HEAD, or 304: the head alone
     response.set_content_type(file.media_type)
     response.set_header(b'Accept-Ranges', b'bytes')
-    writer = HTTPWriter(protocol, request, Response(response))
+    writer = HTTPWriter(protocol, request, response)
     await writer.start(st.st_size)
     await writer.end()
     return 0
