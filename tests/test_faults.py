@@ -438,7 +438,7 @@ def test_script_that_never_ends_does_not_stop_others(serve, path):
     # leaving no process behind
     workers = children(server.proc.pid)
     start = time.monotonic()
-    code = server.stop()
+    code = server.stop(signal.SIGTERM)
     took = time.monotonic() - start
     assert code == 0
     assert took < 2 + 3, 'SIGTERM took %.1f s with %s running' % (took, path)
@@ -658,7 +658,7 @@ def test_sigterm_lets_requests_in_flight_finish_and_exits_0(serve):
     took = time.monotonic() - signalled
     assert code == 0
     assert took < 10, 'exited %.1f s after SIGTERM' % took
-    assert server.stop() == 0
+    assert server.stop(signal.SIGTERM) == 0
 
 
 def _attempt(port: int) -> str:
@@ -735,4 +735,4 @@ def test_killed_worker_is_replaced_and_the_other_keeps_serving(serve):
     assert wait_for(lambda: pid_page() == new, 10, interval=0)
     assert sorted(children(server.proc.pid)) == sorted([survivor, new])
     assert 'A worker process died (-9). Restarting...' in server.log()
-    assert server.stop() == 0
+    assert server.stop(signal.SIGTERM) == 0

@@ -9,6 +9,7 @@ it `import __main__` is the `__globals__` module itself.
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -170,7 +171,7 @@ def test_worker_stop_hook(server):
     pid = json.loads(server.get('/show.py').text)['pid']
     assert not stop_file.exists()
 
-    server.stop()
+    server.stop(signal.SIGTERM)
 
     assert stop_file.read_text() == 'stopped %d' % pid
 

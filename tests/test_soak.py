@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import random
+import signal
 import socket
 import threading
 import time
@@ -350,4 +351,4 @@ def test_100mb_page_to_a_slow_client(tmp_path_factory):
             'worker RSS grew by %d KiB for one slow client' % (rss_peak - baseline)
         assert server.get('/hello.py').text == 'hello\n'
     finally:
-        assert server.stop() == 0
+        assert server.stop(signal.SIGTERM) == 0
