@@ -216,11 +216,15 @@ class OutputStream:
         self._loop_thread = threading.get_ident()  # created on the loop
         self._writer = writer
         self._high_water = high_water
-        self._cond = threading.Condition()
+        # a plain Lock guards the buffer (print takes it once per call, so it
+        # must be cheap); the Condition on it is for writers waiting for room
+        self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)
         self._buffer = bytearray()
         self._pumping = False
         self._pump_task: Optional[asyncio.Task] = None
         self._held = False
+        self._sealed = False
         self._first_flush: Optional[asyncio.TimerHandle] = None
         self._error: Optional[BaseException] = None
         self._space_waiters: List[asyncio.Future] = []
@@ -234,12 +238,13 @@ class OutputStream:
         """Queue bytes; from the script thread this blocks while the buffer is full."""
         on_loop = threading.get_ident() == self._loop_thread
 
-        with self._cond:
+        with self._lock:
             if self._error is not None:
                 raise ClientDisconnected(str(self._error))
 
-            if not self._buffer and not self.started:
+            if not self._sealed:
                 # headers freeze at the first output, even if it is sent later
+                self._sealed = True
                 self._writer.seal()
 
             self._buffer += data
@@ -256,7 +261,7 @@ class OutputStream:
                 return  # the loop must never block; awrite() waits instead
 
             while len(self._buffer) > self._high_water and self._error is None:
-                self._cond.wait()
+                self._room.wait()
 
             if self._error is not None:
                 raise ClientDisconnected(str(self._error))
@@ -275,7 +280,7 @@ class OutputStream:
 
     def hold(self) -> None:
         """The script has ended: keep unsent bytes for `close()` to size."""
-        with self._cond:
+        with self._lock:
             self._held = True
 
     def _start_pump(self) -> None:
@@ -290,7 +295,7 @@ class OutputStream:
                                                   self._first_flush_due)
 
     def _first_flush_due(self) -> None:
-        with self._cond:
+        with self._lock:
             self._first_flush = None
             start = bool(self._buffer) and not self._pumping
             self._pumping = self._pumping or start
@@ -299,7 +304,7 @@ class OutputStream:
             self._start_pump()
 
     def _cancel_first_flush(self) -> None:
-        with self._cond:
+        with self._lock:
             if self._first_flush is not None:
                 self._first_flush.cancel()
                 self._first_flush = None
@@ -307,13 +312,13 @@ class OutputStream:
     async def _pump(self) -> None:
         try:
             while True:
-                with self._cond:
+                with self._lock:
                     if not self._buffer or (self._held and not self.started):
                         self._pumping = False
                         return
 
                     data, self._buffer = self._buffer, bytearray()
-                    self._cond.notify_all()
+                    self._room.notify_all()
 
                 self._wake_space_waiters()
                 await self._writer.send(data)
@@ -329,13 +334,13 @@ class OutputStream:
 
     def abort(self, exc: Optional[BaseException] = None) -> None:
         """The client is gone: fail every pending and later write."""
-        with self._cond:
+        with self._lock:
             if self._error is None:
                 self._error = exc or ClientDisconnected()
 
             self._pumping = False
             self._buffer.clear()
-            self._cond.notify_all()
+            self._room.notify_all()
 
         self._writer.abort()
         self._wake_space_waiters()
@@ -346,9 +351,9 @@ class OutputStream:
 
     def discard(self) -> None:
         """Drop unsent output (an error page replaces it)."""
-        with self._cond:
+        with self._lock:
             self._buffer.clear()
-            self._cond.notify_all()
+            self._room.notify_all()
 
     async def settle(self) -> None:
         """Hold unsent bytes and wait until the pump is idle, so that
@@ -366,7 +371,7 @@ class OutputStream:
         if self._error is not None:
             return
 
-        with self._cond:
+        with self._lock:
             data, self._buffer = self._buffer, bytearray()
             self._error = ClientDisconnected('the response has ended')
 

@@ -194,12 +194,20 @@ class Job:
             builtins.print(*args, sep=sep, end=end, file=file, flush=flush)
             return
 
-        if self.request.upgraded:
+        if self.websocket is not None and self.request.upgraded:
             raise RuntimeError('print() has no response to write to after a '
                                'WebSocket upgrade: use websocket.send()')
 
-        text = (' ' if sep is None else sep).join(map(str, args))
-        self.stream.write((text + ('\n' if end is None else end)).encode('utf-8'))
+        if end is None:
+            end = '\n'
+
+        # print() runs once per line of a page: one string is the fast case
+        if len(args) == 1 and type(args[0]) is str:
+            text = args[0] + end
+        else:
+            text = (' ' if sep is None else sep).join(map(str, args)) + end
+
+        self.stream.write(text.encode('utf-8'))
 
     def run(self, coro) -> concurrent.futures.Future:
         """Schedule a coroutine on the server's loop; the response waits for it."""
