@@ -4,10 +4,15 @@ Theory of operation
 - `OutputStream.write()` is called from the script's thread (by `print`) and
   `awrite()` from coroutines on the event loop (by `response.write`). Both
   append to one buffer, so order is kept whoever writes.
-- One *pump* task on the event loop moves the buffer to the connection. The
-  first write schedules it at once, so the first byte is never delayed; while
-  the pump is busy sending, later writes pile up and leave together in one
-  transport write. That coalescing is what makes many small prints cheap.
+- One *pump* task on the event loop moves the buffer to the connection.
+  The first bytes wait at most FIRST_FLUSH_DELAY (1 ms) from the script's
+  start: a script that ends within it costs no wake-up of the loop per print
+  and goes out in one write with a Content-Length; after it, any write
+  starts the pump at once. While the pump is busy sending, later writes pile
+  up and leave together in one transport write: that coalescing is what
+  makes many small prints cheap.
+- The head (status, headers, cookies) is sealed by the first write, even
+  though it goes out later: what a script sees does not depend on timing.
 - Backpressure: a writer blocks (thread) or awaits (coroutine) while the
   buffer holds more than `high_water` bytes, and the pump waits for the
   transport to drain before it takes more. Memory per response is therefore
@@ -27,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from typing import List, Optional, Tuple, Union
-
 
 __all__ = ('ClientDisconnected', 'HTTPWriter', 'OutputStream')
 
