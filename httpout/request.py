@@ -364,6 +364,7 @@ def _part_info(head: bytes) -> Dict[str, Any]:
         'type': headers.get_content_type(),
     }
 
+
 _CHUNK_SIZE = re.compile(rb'[0-9A-Fa-f]{1,16}')
 
 

@@ -18,7 +18,6 @@ head is sent.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from email.utils import formatdate
 from http import HTTPStatus

@@ -34,7 +34,7 @@ from typing import Any, Callable, List, Optional, Set, Tuple
 from tremolo.exceptions import HTTPException
 
 from .errors import debug_fragment, debug_page, error_page, refusal_page
-from .modules import CodeCache, Importer, Scope
+from .modules import CodeCache, Scope
 from .output import ClientDisconnected, HTTPWriter, OutputStream
 from .request import Request, TrustedProxies, build_environ
 from .response import Response
@@ -524,4 +524,3 @@ class ScriptRunner:
 
         self.logger.error('%s: script error\n%s', self._request_line(job), ''.join(
             traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip())
-

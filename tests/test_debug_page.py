@@ -19,7 +19,6 @@ from html.parser import HTMLParser
 from typing import List
 
 import httpx
-import pytest
 
 import httpout
 from e2e_util import raw_get

@@ -422,19 +422,10 @@ def slug(heading: str) -> str:
     return text.replace(' ', '-')
 
 
-def httpout_argvs(doc: Path) -> List[List[str]]:
-    """The arguments of every `python3 -m httpout` / `httpout` line of a doc."""
-    argvs = []
-    for snippet in snippets(doc):
-        if snippet.lang != 'sh':
-            continue
-        for command in commands(snippet):
-            args = shlex.split(command)
-            if args[:3] == ['python3', '-m', 'httpout']:
-                argvs.append(args[3:])
-            elif args[0] == 'httpout':
-                argvs.append(args[1:])
-    return argvs
+def sh_commands(doc: Path) -> List[Tuple[Snippet, str]]:
+    """Every shell command of a document, with its snippet."""
+    return [(snippet, command) for snippet in snippets(doc) if snippet.lang == 'sh'
+            for command in commands(snippet)]
 
 
 def has_code(doc: Path) -> bool:
@@ -443,7 +434,7 @@ def has_code(doc: Path) -> bool:
 
 
 # only the documents with something to run, so that no test is a no-op
-DOCS_WITH_COMMANDS = [doc for doc in DOCS if httpout_argvs(doc)]
+DOCS_WITH_COMMANDS = [doc for doc in DOCS if sh_commands(doc)]
 DOCS_WITH_CODE = [doc for doc in DOCS if has_code(doc)]
 
 
@@ -453,42 +444,35 @@ def test_httpout_command_lines_parse(doc, tmp_path):
     root.mkdir()
     cert = tmp_path / 'cert.pem'
     cert.write_text('not read by parse_args\n')
-    checked = 0
 
-    for snippet in snippets(doc):
-        if snippet.lang != 'sh':
+    for snippet, command in sh_commands(doc):
+        args = shlex.split(command)
+        if args[:3] == ['python3', '-m', 'httpout']:
+            argv = args[3:]
+        elif args[0] == 'httpout':
+            argv = args[1:]
+        elif args[:2] == ['docker', 'run']:
+            # arguments after the image name go after the image's command
+            image = max(i for i, a in enumerate(args) if a == 'httpout')
+            argv = ['--host', '0.0.0.0', '--port', '8000', '/srv/www'] + args[image + 1:]
+        else:
+            why = [reason for pattern, reason in NOT_RUN if pattern.search(command)]
+            if not why and not args[0] == 'curl':
+                pytest.fail('%s: no test runs %r' % (snippet.where, command))
             continue
-        for command in commands(snippet):
-            args = shlex.split(command)
-            if args[:3] == ['python3', '-m', 'httpout']:
-                argv = args[3:]
-            elif args[0] == 'httpout':
-                argv = args[1:]
-            elif args[:2] == ['docker', 'run']:
-                # arguments after the image name go after the image's command
-                image = max(i for i, a in enumerate(args) if a == 'httpout')
-                argv = ['--host', '0.0.0.0', '--port', '8000', '/srv/www'] + args[image + 1:]
-            else:
-                why = [reason for pattern, reason in NOT_RUN if pattern.search(command)]
-                if not why and not args[0] == 'curl':
-                    pytest.fail('%s: no test runs %r' % (snippet.where, command))
-                continue
 
-            checked += 1
-            argv = [substitute(arg, root, cert) for arg in argv]
-            try:
-                options = cli.parse_args(argv)
-            except cli.UsageError as exc:
-                pytest.fail('%s: %r: %s' % (snippet.where, command, exc))
+        argv = [substitute(arg, root, cert) for arg in argv]
+        try:
+            options = cli.parse_args(argv)
+        except cli.UsageError as exc:
+            pytest.fail('%s: %r: %s' % (snippet.where, command, exc))
 
-            if options.action is not None:
-                done = subprocess.run([sys.executable, '-m', 'httpout', *argv],
-                                      capture_output=True, text=True, timeout=30)
-                assert done.returncode == 0, done.stderr
-                expected = 'Usage: ' if options.action == 'help' else 'httpout '
-                assert done.stdout.startswith(expected), done.stdout
-
-    assert checked > 0
+        if options.action is not None:
+            done = subprocess.run([sys.executable, '-m', 'httpout', *argv],
+                                  capture_output=True, text=True, timeout=30)
+            assert done.returncode == 0, done.stderr
+            expected = 'Usage: ' if options.action == 'help' else 'httpout '
+            assert done.stdout.startswith(expected), done.stdout
 
 
 def substitute(arg: str, root: Path, cert: Path) -> str:

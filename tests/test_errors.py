@@ -16,7 +16,8 @@ import time
 import httpx
 import pytest
 
-from conftest import Server, write_tree
+from e2e_util import start_server
+from conftest import Server
 
 FILES = {
     'raise_early.py': '''
@@ -71,24 +72,16 @@ FILES = {
 }
 
 
-def start_server(factory, *args: str) -> Server:
-    base = factory.mktemp('errors')
-    root = base / 'www'
-    root.mkdir()
-    write_tree(root, FILES)
-    return Server(root, list(args), base / 'server.log')
-
-
 @pytest.fixture(scope='module')
 def server(tmp_path_factory):
-    srv = start_server(tmp_path_factory)
+    srv = start_server(tmp_path_factory.mktemp('errors'), FILES)
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope='module')
 def debug_server(tmp_path_factory):
-    srv = start_server(tmp_path_factory, '--debug')
+    srv = start_server(tmp_path_factory.mktemp('errors'), FILES, '--debug')
     yield srv
     srv.stop()
 

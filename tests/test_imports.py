@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import Server, write_tree
+from e2e_util import start_server
 
 FILES = {
     'virtual.py': '''
@@ -212,17 +212,9 @@ FILES = {
 }
 
 
-def start_server(factory, files: dict, *args: str) -> Server:
-    base = factory.mktemp('imports')
-    root = base / 'www'
-    root.mkdir()
-    write_tree(root, files)
-    return Server(root, list(args), base / 'server.log')
-
-
 @pytest.fixture(scope='module')
 def server(tmp_path_factory):
-    srv = start_server(tmp_path_factory, FILES)
+    srv = start_server(tmp_path_factory.mktemp('imports'), FILES)
     yield srv
     srv.stop()
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import Server, write_tree
+from e2e_util import start_server
+from conftest import Server
 
 FILES = {
     'state.py': '''
@@ -209,24 +210,16 @@ FILES = {
 }
 
 
-def start_server(factory, files: dict, *args: str) -> Server:
-    base = factory.mktemp('scripts')
-    root = base / 'www'
-    root.mkdir()
-    write_tree(root, files)
-    return Server(root, list(args), base / 'server.log')
-
-
 @pytest.fixture(scope='module')
 def server(tmp_path_factory):
-    srv = start_server(tmp_path_factory, FILES, '--thread-pool-size', '4')
+    srv = start_server(tmp_path_factory.mktemp('scripts'), FILES, '--thread-pool-size', '4')
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope='module')
 def server_pool1(tmp_path_factory):
-    srv = start_server(tmp_path_factory, {'sleep.py': FILES['sleep.py']},
+    srv = start_server(tmp_path_factory.mktemp('scripts'), {'sleep.py': FILES['sleep.py']},
                        '--thread-pool-size', '1')
     yield srv
     srv.stop()
