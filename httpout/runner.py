@@ -4,10 +4,9 @@ The path of a script request, top to bottom in this file:
 1. `ScriptRunner.run()` (event loop) builds the request's objects: the
    `__server__` dict, `request`, `response`, the output stream, the
    WebSocket if the client asked for one, and the `Scope` of names.
-2. `_execute()` runs the module on a thread of the worker's own pool. The
-   pool is a `ThreadPoolExecutor` with one shared queue, so N blocking
-   scripts on N threads run at the same time (tremolo's executor would
-   hand concurrent jobs to one thread).
+2. `_execute()` runs the module on a thread of the worker's own pool
+   (`threads.ScriptThreads`: one shared queue, so N blocking scripts on N
+   threads run at the same time).
 3. Back on the loop, `run()` waits for every coroutine the script started
    with `run()`, then ends the response, or sends the error page.
 4. The request's module namespaces are cleared so memory is returned.
@@ -23,13 +22,11 @@ from __future__ import annotations
 import asyncio
 import builtins
 import concurrent.futures
-import ctypes
 import logging
 import os
-import queue
 import threading
 import traceback
-from typing import Any, Callable, List, Optional, Set, Tuple
+from typing import Any, List, Optional, Set
 
 from tremolo.exceptions import HTTPException
 
@@ -39,6 +36,7 @@ from .output import ClientDisconnected, HTTPWriter, OutputStream
 from .request import Request, TrustedProxies, build_environ
 from .response import Response
 from .router import Script
+from .threads import ScriptThreads, raise_in_thread
 from .websocket import websocket_for
 
 __all__ = ('ExecutionTimeExceeded', 'ScriptRunner')
@@ -54,91 +52,6 @@ class ExecutionTimeExceeded(BaseException):
 
     def __init__(self, message: str = 'the script exceeded --max-execution-time') -> None:
         super().__init__(message)
-
-
-def _raise_in_thread(thread_id: int, exc_type: type) -> None:
-    # CPython raises it at the thread's next bytecode; a thread blocked in a
-    # system call (time.sleep, a socket read) only sees it once that returns.
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
-                                               ctypes.py_object(exc_type))
-
-
-class ScriptThreads:
-    """The worker's script threads: `size` threads sharing one queue, so a
-    job runs on whichever thread is free and N blocking scripts on N
-    threads run at the same time.
-
-    `concurrent.futures.ThreadPoolExecutor` does the same job, but its
-    per-job Future (a Condition and a lock) and the chaining of that Future
-    into an asyncio one cost about a third of the throughput of a hello-world
-    page (see bench/README.md); here a job reports straight to the loop.
-    """
-
-    def __init__(self, size: int, name: str = 'httpout-script') -> None:
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._name = name
-        self._started = 0
-        self._retired: Set[int] = set()
-
-        for _ in range(size):
-            self._start_thread()
-
-    def _start_thread(self) -> None:
-        self._started += 1
-        threading.Thread(target=self._work, daemon=True,
-                         name='%s-%d' % (self._name, self._started)).start()
-
-    def replace(self, thread_id: int) -> None:
-        """Give up on a thread stuck in a job: a new one takes its place,
-        and the stuck one ends as soon as its job returns."""
-        self._retired.add(thread_id)
-        self._start_thread()
-
-    def submit(self, loop: asyncio.AbstractEventLoop, func: Callable[[Any], Any],
-               arg: Any) -> asyncio.Future:
-        """Run `func(arg)` on a free thread; the future gets its return value."""
-        future = loop.create_future()
-        self._jobs.put((loop, future, func, arg))
-        return future
-
-    def _work(self) -> None:
-        while True:
-            job = self._jobs.get()
-
-            if job is None:
-                return
-
-            loop, future, func, arg = job
-
-            outcome: Tuple[Any, Optional[BaseException]]
-
-            try:
-                outcome = (func(arg), None)
-            except BaseException as exc:  # func should not raise; never lose a job
-                outcome = (None, exc)
-
-            try:
-                loop.call_soon_threadsafe(_resolve, future, *outcome)
-            except RuntimeError:  # the loop has closed: the worker is exiting
-                pass
-
-            if threading.get_ident() in self._retired:
-                self._retired.discard(threading.get_ident())
-                return
-
-    def shutdown(self) -> None:
-        for _ in range(self._started - len(self._retired)):
-            self._jobs.put(None)
-
-
-def _resolve(future: asyncio.Future, result: Any, exc: Optional[BaseException]) -> None:
-    if future.done():
-        return
-
-    if exc is None:
-        future.set_result(result)
-    else:
-        future.set_exception(exc)
 
 
 class _Reraise:
@@ -291,7 +204,7 @@ class Job:
             thread_id = self.thread_id
 
             if thread_id is not None:
-                _raise_in_thread(thread_id, ExecutionTimeExceeded)
+                raise_in_thread(thread_id, ExecutionTimeExceeded)
 
         self.cancel_coroutines()
 
