@@ -70,7 +70,6 @@ async def send_static(file: StaticFile, request, response) -> Optional[int]:
     st = os.stat(file.path)
     etag = _etag(st)
     response.set_header(b'ETag', etag)
-    response.set_header(b'Last-Modified', formatdate(st.st_mtime, usegmt=True).encode())
 
     if is_not_modified(request.headers, etag, st.st_mtime):
         response.set_status(304, b'Not Modified')
@@ -82,7 +81,8 @@ async def send_static(file: StaticFile, request, response) -> Optional[int]:
         await response.sendfile(file.path, content_type=file.media_type)
         return st.st_size if response.get_status()[0] == 200 else None
 
-    # HEAD, or 304: the head alone
+    # HEAD, or 304: the head alone (on GET, sendfile sets Last-Modified)
+    response.set_header(b'Last-Modified', formatdate(st.st_mtime, usegmt=True).encode())
     response.set_content_type(file.media_type)
     response.set_header(b'Accept-Ranges', b'bytes')
     writer = HTTPWriter(protocol, request, response)
