@@ -43,10 +43,11 @@ class HTTPOut:
 
     Options read from `app.run(...)`: `document_root` (default: the working
     directory), `directory_index` (default `['index.py', 'index.html']`),
-    `debug`, `thread_pool_size`, `ws`, `trusted_proxies`.
+    `debug`, `thread_pool_size` (16), `ws`, `trusted_proxies`,
+    `max_execution_time` (0: off), `access_log`, `client_max_body_size`.
     """
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: Any) -> None:
         self.app = app
         self.document_root = ''
         self.directory_index: Sequence[str] = ()
