@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import List, Optional, Tuple, Union
 
 __all__ = ('ClientDisconnected', 'HTTPWriter', 'OutputStream')
@@ -230,6 +231,7 @@ class OutputStream:
         self._held = False
         self._sealed = False
         self._first_flush: Optional[asyncio.TimerHandle] = None
+        self._started_at: Optional[float] = None  # when the script began to run
         self._error: Optional[BaseException] = None
         self._space_waiters: List[asyncio.Future] = []
 
@@ -291,15 +293,30 @@ class OutputStream:
         self._pump_task = self._loop.create_task(self._pump())
 
     def delay_first_flush(self) -> None:
-        """Let the first bytes wait up to FIRST_FLUSH_DELAY (call on the loop
-        as the script starts). A script that ends within it is sent in one
-        write with a Content-Length, and its prints cost no wake-up of the
-        loop; one that runs longer streams from then on."""
+        """Let the first bytes wait up to FIRST_FLUSH_DELAY of the script's
+        run (call on the loop as the script is queued; the script's thread
+        calls `script_started()`). A script that ends within it is sent in
+        one write with a Content-Length, and its prints cost no wake-up of
+        the loop; one that runs longer streams from then on."""
         self._first_flush = self._loop.call_later(FIRST_FLUSH_DELAY,
                                                   self._first_flush_due)
 
+    def script_started(self) -> None:
+        """From the script's thread, as it starts: the delay counts from now."""
+        self._started_at = time.monotonic()
+
     def _first_flush_due(self) -> None:
+        # time spent waiting for a free thread does not count: under load a
+        # short page would otherwise be streamed in chunks for no reason
+        started_at = self._started_at
+        ran = 0.0 if started_at is None else time.monotonic() - started_at
+
         with self._lock:
+            if ran < FIRST_FLUSH_DELAY and not self._held:
+                self._first_flush = self._loop.call_later(FIRST_FLUSH_DELAY - ran,
+                                                          self._first_flush_due)
+                return
+
             self._first_flush = None
             start = bool(self._buffer) and not self._pumping
             self._pumping = self._pumping or start

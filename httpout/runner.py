@@ -345,6 +345,8 @@ class ScriptRunner:
         with job.thread_lock:
             job.thread_id = threading.get_ident()
 
+        job.stream.script_started()
+
         if self.max_execution_time > 0:
             self.loop.call_soon_threadsafe(self._start_clock, job)
 
