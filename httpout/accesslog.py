@@ -61,8 +61,9 @@ class AccessLog:
         text = ''.join(self._lines)
         self._lines.clear()
 
+        out = self._out or sys.stdout  # tremolo replaces sys.stdout in a worker
         try:
-            (self._out or sys.stdout).write(text)
-            (self._out or sys.stdout).flush()
+            out.write(text)
+            out.flush()
         except (OSError, ValueError):  # stdout closed: nowhere to log to
             pass

@@ -17,7 +17,6 @@ percent-escapes before sending.
 from __future__ import annotations
 
 import os
-import socket
 import time
 import uuid
 from collections import Counter
@@ -29,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import Server, write_tree
+from e2e_util import raw_exchange
 
 # --- the fixture tree ---------------------------------------------------------
 
@@ -159,21 +159,10 @@ def send_raw(port: int, target: bytes, timeout: float = 10,
     request = (method + b' ' + target + b' HTTP/1.1\r\nHost: x\r\n'
                b'Connection: close\r\n\r\n')
     started = time.monotonic()
-    data = bytearray()
-    with socket.create_connection(('127.0.0.1', port), timeout) as sock:
-        sock.sendall(request)
-        while True:
-            try:
-                piece = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not piece:
-                break
-            data += piece
-            if time.monotonic() - started > timeout:
-                raise AssertionError('no EOF within %gs' % timeout)
+    raw = raw_exchange(port, request, timeout)
     elapsed = time.monotonic() - started
-    raw = bytes(data)
+    if elapsed > timeout:
+        raise AssertionError('no EOF within %gs' % timeout)
     if not raw:
         return Answer(raw, None, b'', elapsed)
     head, _, rest = raw.partition(b'\r\n\r\n')
