@@ -532,6 +532,24 @@ def wait_for_quiet(max_wait: float, threshold: float = 0.25) -> float:
         log('  (waiting for other work on the machine to settle: %.2f cores busy)' % load)
 
 
+def wait_for_servers_idle(max_wait: float = 30.0, threshold: float = 0.05) -> None:
+    """Wait (up to max_wait) until our own servers are idle: a contender that
+    still works after its client is gone (httpout 0.1.1 keeps printing, and
+    logging a traceback per line, once the large page has failed) would
+    otherwise take CPU from whichever contender is measured next."""
+    pids = [pid for server in _RUNNING.values() for pid in server.pids()]
+    deadline = time.monotonic() + max_wait
+    while True:
+        before = sum(_pid_cpu(pid) for pid in pids)
+        time.sleep(0.2)
+        cores = (sum(_pid_cpu(pid) for pid in pids) - before) / 0.2
+        if cores < threshold:
+            return
+        if time.monotonic() >= deadline:
+            log('  (the servers are still busy: %.2f cores; going on)' % cores)
+            return
+
+
 # --- rows and the table -------------------------------------------------------
 
 @dataclass
@@ -882,6 +900,7 @@ class Bench:
                 loads: Dict[int, List[float]] = {id(spec): [] for spec, _ in live}
                 for r in range(tries):
                     for spec, server in live[r % len(live):] + live[:r % len(live)]:
+                        wait_for_servers_idle()
                         meter = CpuMeter()
                         runs[id(spec)].append(fetch_counted(server.port, '/large.py'))
                         loads[id(spec)].append(meter.foreign_cores())

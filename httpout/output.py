@@ -5,10 +5,11 @@ Theory of operation
   `awrite()` from coroutines on the event loop (by `response.write`). Both
   append to one buffer, so order is kept whoever writes.
 - One *pump* task on the event loop moves the buffer to the connection.
-  The first bytes wait at most FIRST_FLUSH_DELAY (1 ms) from the script's
-  start: a script that ends within it costs no wake-up of the loop per print
-  and goes out in one write with a Content-Length; after it, any write
-  starts the pump at once. While the pump is busy sending, later writes pile
+  The first bytes wait for the script to end, but only while it has run
+  less than FIRST_FLUSH_DELAY (1 ms; the worker's `FlushClock` looks every
+  1 ms, so at most 2 ms): a script that ends within it costs no wake-up of
+  the loop per print and goes out in one write with a Content-Length; after
+  it, any write starts the pump at once. While the pump is busy sending, later writes pile
   up and leave together in one transport write: that coalescing is what
   makes many small prints cheap.
 - The head (status, headers, cookies) is sealed by the first write, even
@@ -32,9 +33,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Set, Tuple, Union
 
-__all__ = ('ClientDisconnected', 'HTTPWriter', 'OutputStream')
+__all__ = ('ClientDisconnected', 'FlushClock', 'HTTPWriter', 'OutputStream')
 
 # How long the first bytes may wait for the script to end (delay_first_flush).
 FIRST_FLUSH_DELAY = 0.001
@@ -230,8 +231,9 @@ class OutputStream:
         self._pump_task: Optional[asyncio.Task] = None
         self._held = False
         self._sealed = False
-        self._first_flush: Optional[asyncio.TimerHandle] = None
+        self._flush_delayed = False  # see delay_first_flush()
         self._started_at: Optional[float] = None  # when the script began to run
+        self._clock: Optional[FlushClock] = None
         self._error: Optional[BaseException] = None
         self._space_waiters: List[asyncio.Future] = []
 
@@ -255,7 +257,7 @@ class OutputStream:
 
             self._buffer += data
 
-            if not self._pumping and self._first_flush is None:
+            if not self._pumping and not self._flush_delayed:
                 self._pumping = True
 
                 if on_loop:
@@ -292,43 +294,49 @@ class OutputStream:
     def _start_pump(self) -> None:
         self._pump_task = self._loop.create_task(self._pump())
 
-    def delay_first_flush(self) -> None:
-        """Let the first bytes wait up to FIRST_FLUSH_DELAY of the script's
-        run (call on the loop as the script is queued; the script's thread
-        calls `script_started()`). A script that ends within it is sent in
-        one write with a Content-Length, and its prints cost no wake-up of
-        the loop; one that runs longer streams from then on."""
-        self._first_flush = self._loop.call_later(FIRST_FLUSH_DELAY,
-                                                  self._first_flush_due)
+    def delay_first_flush(self, clock: FlushClock) -> None:
+        """Let the first bytes wait while the script has run less than
+        FIRST_FLUSH_DELAY (call on the loop as the script is queued; the
+        script's thread calls `script_started()`). A script that ends within
+        it is sent in one write with a Content-Length, and its prints cost
+        no wake-up of the loop; one that runs longer streams from then on."""
+        self._flush_delayed = True
+        self._clock = clock
+        clock.add(self)
 
     def script_started(self) -> None:
         """From the script's thread, as it starts: the delay counts from now."""
         self._started_at = time.monotonic()
 
-    def _first_flush_due(self) -> None:
-        # time spent waiting for a free thread does not count: under load a
-        # short page would otherwise be streamed in chunks for no reason
+    def first_flush_due(self, now: float) -> bool:
+        """From the clock: end the delay if the script has ended or has run
+        long enough. Returns True once the stream no longer waits."""
         started_at = self._started_at
-        ran = 0.0 if started_at is None else time.monotonic() - started_at
 
         with self._lock:
-            if ran < FIRST_FLUSH_DELAY and not self._held:
-                self._first_flush = self._loop.call_later(FIRST_FLUSH_DELAY - ran,
-                                                          self._first_flush_due)
-                return
+            # time spent waiting for a free thread does not count: under load
+            # a short page would otherwise be streamed in chunks for no reason
+            # (a script that never starts has been aborted: _error is set)
+            if (not self._held and self._error is None and
+                    (started_at is None or now - started_at < FIRST_FLUSH_DELAY)):
+                return False
 
-            self._first_flush = None
-            start = bool(self._buffer) and not self._pumping
+            self._flush_delayed = False
+            # a script that has ended leaves its bytes to close()
+            start = bool(self._buffer) and not self._pumping and not self._held
             self._pumping = self._pumping or start
 
         if start:
             self._start_pump()
 
+        return True
+
     def _cancel_first_flush(self) -> None:
         with self._lock:
-            if self._first_flush is not None:
-                self._first_flush.cancel()
-                self._first_flush = None
+            self._flush_delayed = False
+
+        if self._clock is not None:
+            self._clock.discard(self)
 
     async def _pump(self) -> None:
         try:
@@ -400,3 +408,35 @@ class OutputStream:
             await self._writer.end(keepalive, data)
         except ClientDisconnected:
             pass
+
+
+class FlushClock:
+    """One timer per worker for every stream whose first bytes are delayed
+    (`OutputStream.delay_first_flush`): it looks at them every
+    FIRST_FLUSH_DELAY while there are any. A timer per response would cost
+    the loop a few callbacks per request, and most scripts end long before
+    it fires."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._streams: Set[OutputStream] = set()
+        self._timer: Optional[asyncio.TimerHandle] = None
+
+    def add(self, stream: OutputStream) -> None:
+        self._streams.add(stream)
+
+        if self._timer is None:
+            self._timer = self._loop.call_later(FIRST_FLUSH_DELAY, self._tick)
+
+    def discard(self, stream: OutputStream) -> None:
+        self._streams.discard(stream)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+
+        for stream in list(self._streams):
+            if stream.first_flush_due(now):
+                self._streams.discard(stream)
+
+        self._timer = (self._loop.call_later(FIRST_FLUSH_DELAY, self._tick)
+                       if self._streams else None)

@@ -32,7 +32,7 @@ from tremolo.exceptions import HTTPException
 
 from .errors import debug_fragment, debug_page, error_page, refusal_page
 from .modules import CodeCache, Scope
-from .output import ClientDisconnected, HTTPWriter, OutputStream
+from .output import ClientDisconnected, FlushClock, HTTPWriter, OutputStream
 from .request import Request, TrustedProxies, build_environ
 from .response import Response
 from .router import Script
@@ -103,6 +103,12 @@ class Job:
     def print(self, *args: Any, sep: Optional[str] = ' ', end: Optional[str] = '\n',
               file: Any = None, flush: bool = False) -> None:
         """print() to the response; with `file=` it is the ordinary print."""
+        # one string per call is how pages print, line by line: the fast case
+        if (len(args) == 1 and type(args[0]) is str and type(end) is str and
+                file is None and self.websocket is None):
+            self.stream.write((args[0] + end).encode())
+            return
+
         if file is not None:
             builtins.print(*args, sep=sep, end=end, file=file, flush=flush)
             return
@@ -111,16 +117,8 @@ class Job:
             raise RuntimeError('print() has no response to write to after a '
                                'WebSocket upgrade: use websocket.send()')
 
-        if end is None:
-            end = '\n'
-
-        # print() runs once per line of a page: one string is the fast case
-        if len(args) == 1 and type(args[0]) is str:
-            text = args[0] + end
-        else:
-            text = (' ' if sep is None else sep).join(map(str, args)) + end
-
-        self.stream.write(text.encode('utf-8'))
+        text = (' ' if sep is None else sep).join(map(str, args))
+        self.stream.write((text + ('\n' if end is None else end)).encode())
 
     def run(self, coro) -> concurrent.futures.Future:
         """Schedule a coroutine on the server's loop; the response waits for it."""
@@ -250,6 +248,7 @@ class ScriptRunner:
         self.code_cache = code_cache
         self.max_execution_time = max_execution_time
         self.threads = ScriptThreads(thread_pool_size)
+        self.flush_clock = FlushClock(loop)
 
     def shutdown(self) -> None:
         self.threads.shutdown()
@@ -258,7 +257,7 @@ class ScriptRunner:
         """Run `script` for this request; returns the body size sent."""
         job = Job(self, script, request, response, protocol)
         protocol.add_close_callback(job.abort)
-        job.stream.delay_first_flush()
+        job.stream.delay_first_flush(self.flush_clock)
         thread_job = self.threads.submit(self.loop, self._execute, job)
 
         try:

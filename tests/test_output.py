@@ -411,3 +411,86 @@ def test_client_disconnect_ends_the_script_and_frees_the_thread(one_thread, how)
     error_lines = [line for line in log.splitlines() if 'ERROR' in line]
     assert not [line for line in error_lines if 'slow.py' in line], log
     assert 'ClientDisconnected' not in log and 'Traceback' not in log, log
+
+
+# --- the worker's FlushClock, on a real event loop ---------------------------
+
+class _QuietWriter:
+    """Just enough of an HTTPWriter for an OutputStream that never sends:
+    the clock's decisions show in `sent` (what the pump handed over)."""
+
+    started = False
+
+    def __init__(self) -> None:
+        self.sent: list = []
+
+    def seal(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    async def send(self, data) -> None:
+        self.sent.append(bytes(data))
+
+
+def _clock_run(scenario):
+    import asyncio
+
+    from httpout.output import FlushClock, OutputStream
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        clock = FlushClock(loop)
+        writer = _QuietWriter()
+        stream = OutputStream(loop, writer)
+        stream.delay_first_flush(clock)
+        await scenario(stream)
+        await asyncio.sleep(0.02)  # many ticks of the clock
+        return clock, writer
+
+    return asyncio.run(main())
+
+
+def test_flush_clock_streams_a_script_that_runs_on():
+    async def scenario(stream):
+        stream.script_started()
+        stream.write(b'first line\n')  # and the script goes on running
+
+    clock, writer = _clock_run(scenario)
+    assert writer.sent == [b'first line\n']
+    assert clock._timer is None and not clock._streams  # the clock has stopped
+
+
+def test_flush_clock_leaves_an_ended_script_to_close():
+    async def scenario(stream):
+        stream.script_started()
+        stream.write(b'whole page\n')
+        stream.hold()  # the script has ended: close() sends it sized
+
+    clock, writer = _clock_run(scenario)
+    assert writer.sent == []
+    assert clock._timer is None and not clock._streams
+
+
+def test_flush_clock_forgets_a_script_that_never_started():
+    async def scenario(stream):
+        stream.abort()  # the client left while the job waited for a thread
+
+    clock, writer = _clock_run(scenario)
+    assert writer.sent == []
+    assert clock._timer is None and not clock._streams
+
+
+def test_flush_clock_waits_while_the_script_is_queued():
+    import asyncio
+
+    async def scenario(stream):
+        await asyncio.sleep(0.01)  # queued: this time does not count
+        assert not stream.first_flush_due(time.monotonic())
+        stream.script_started()
+        stream.write(b'x\n')
+        assert not stream.first_flush_due(time.monotonic())  # ran < 1 ms
+
+    clock, writer = _clock_run(scenario)
+    assert writer.sent == [b'x\n']
