@@ -662,7 +662,8 @@ class Bench:
         for spec in specs:
             try:
                 server = self.server(spec, case)
-                stack.enter_context(server)
+                stack.callback(server.stop)
+                server.start(ready_path=path)  # PHP has no /hello.py
                 problem = self.check_body(server, path, expected)
                 if problem:
                     raise ServerError(problem)

@@ -48,12 +48,14 @@ class CodeCache:
     def __init__(self) -> None:
         self._entries: Dict[str, Tuple[tuple, CodeType]] = {}
 
-    def get(self, path: str) -> CodeType:
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            self._entries.pop(path, None)
-            raise
+    def get(self, path: str, st: Optional[os.stat_result] = None) -> CodeType:
+        """The code of `path`; `st` is its stat if the caller has just taken it."""
+        if st is None:
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                self._entries.pop(path, None)
+                raise
 
         signature = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
         entry = self._entries.get(path)

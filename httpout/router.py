@@ -1,8 +1,10 @@
 """From URL to file: decide what a request path names under the document root.
 
-`resolve()` is pure apart from one `os.path.realpath` and one `os.stat` per
-candidate file; it never reads a file and never raises for any input. It
-answers with a `Route`: a `Script` to run, a `StaticFile` to send, a
+`resolve()` is pure apart from one `os.lstat` per path segment (and
+`os.path.realpath` when a symbolic link is on the way) for each candidate
+file; it never reads a file and never raises for any input. A `Script` or
+`StaticFile` carries the stat the router took, so the file is not stat'ed
+again. It answers with a `Route`: a `Script` to run, a `StaticFile` to send, a
 `Redirect` to the slashed folder URL, or a `Refusal` naming the rule that
 refused the request (for the log).
 
@@ -46,8 +48,8 @@ import mimetypes
 import os
 import re
 import stat
-from dataclasses import dataclass
-from typing import Callable, List, Mapping, Optional, Sequence, Union
+from dataclasses import dataclass, field
+from typing import Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
 __all__ = [
     'ALLOWED_EXTENSIONS', 'Redirect', 'Refusal', 'Route', 'Script',
@@ -61,6 +63,8 @@ class Script:
     path: str         # absolute real path of the .py file
     script_name: str  # URL path of the script, e.g. '/a/b.py'
     path_info: str    # '' or e.g. '/x/y'
+    # the file as the router saw it, so that the code cache need not stat it again
+    stat: Optional[os.stat_result] = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ class StaticFile:
     """Send this file as it is."""
     path: str        # absolute real path
     media_type: str  # e.g. 'text/css; charset=utf-8'
+    # the file as the router saw it (size and mtime for the ETag)
+    stat: Optional[os.stat_result] = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -218,8 +224,9 @@ def _script(root: str, segments: List[str], info: List[str]) -> Route:
     found = _locate(root, segments, stat.S_ISREG)
     if isinstance(found, Refusal):
         return found
-    return Script(found, '/' + '/'.join(segments),
-                  '/' + '/'.join(info) if info else '')
+    path, st = found
+    return Script(path, '/' + '/'.join(segments),
+                  '/' + '/'.join(info) if info else '', st)
 
 
 def _static(root: str, segments: List[str]) -> Route:
@@ -232,12 +239,13 @@ def _static(root: str, segments: List[str]) -> Route:
     found = _locate(root, segments, stat.S_ISREG)
     if isinstance(found, Refusal):
         return found
+    path, st = found
     # The real name decides the type: a symlink 'x.txt' -> 'app.py' must not
     # send source code.
-    type_ = _allowed_type(found)
+    type_ = _allowed_type(path)
     if isinstance(type_, Refusal):
         return type_
-    return StaticFile(found, type_)
+    return StaticFile(path, type_, st)
 
 
 def _allowed_type(filename: str) -> Union[str, Refusal]:
@@ -279,32 +287,32 @@ def _folder(root: str, segments: List[str]) -> Route:
     return Redirect('/' + '/'.join(segments) + '/')
 
 
-def _locate(root: str, segments: List[str],
-            is_kind: Callable[[int], bool]) -> Union[str, Refusal]:
-    """Rules 2 and 9: the real path of `segments` under `root`, if it is
-    inside the root and an existing file of the wanted kind."""
+def _locate(root: str, segments: List[str], is_kind: Callable[[int], bool]
+            ) -> Union[Tuple[str, os.stat_result], Refusal]:
+    """Rules 2 and 9: the real path of `segments` under `root` and its stat,
+    if it is inside the root and an existing file of the wanted kind."""
     # Fast path, one lstat per segment: the root is already real and the
     # segments hold no '.', '..' or empty names (rules 1 and 3), so while no
     # segment is a symbolic link the joined path is the real path. This runs
     # on every request; os.path.realpath would lstat the root's own
     # ancestors as well.
     path = root
-    mode = 0
+    st = None
     for segment in segments:
         path = os.path.join(path, segment)
         try:
-            mode = os.lstat(path).st_mode
+            st = os.lstat(path)
         except OSError:
             return _NOT_FOUND
-        if stat.S_ISLNK(mode):
+        if stat.S_ISLNK(st.st_mode):
             return _locate_through_links(root, segments, is_kind)
-    if not segments or not is_kind(mode):
+    if st is None or not is_kind(st.st_mode):
         return _NOT_FOUND
-    return path
+    return path, st
 
 
-def _locate_through_links(root: str, segments: List[str],
-                          is_kind: Callable[[int], bool]) -> Union[str, Refusal]:
+def _locate_through_links(root: str, segments: List[str], is_kind: Callable[[int], bool]
+                          ) -> Union[Tuple[str, os.stat_result], Refusal]:
     """`_locate` for a path with a symbolic link in it."""
     real = os.path.realpath(os.path.join(root, *segments))
     # Don't let symlinks break out of the document root.
@@ -315,9 +323,9 @@ def _locate_through_links(root: str, segments: List[str],
     if refusal is not None:
         return refusal
     try:
-        mode = os.stat(real).st_mode
+        st = os.stat(real)
     except OSError:
         return _NOT_FOUND
-    if not is_kind(mode):
+    if not is_kind(st.st_mode):
         return _NOT_FOUND
-    return real
+    return real, st

@@ -350,7 +350,7 @@ class ScriptRunner:
             self.loop.call_soon_threadsafe(self._start_clock, job)
 
         try:
-            exec(self.code_cache.get(job.script.path),  # nosec B102: trusted scripts
+            exec(self.code_cache.get(job.script.path, job.script.stat),  # nosec B102: trusted scripts
                  job.scope.main.__dict__)
         except SystemExit as exc:
             job.write_exit_text(exc)

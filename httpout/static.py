@@ -67,7 +67,7 @@ async def send_static(file: StaticFile, request, response) -> Optional[int]:
         await HTTPWriter(protocol, request, response).end()
         return 0
 
-    st = os.stat(file.path)
+    st = file.stat or os.stat(file.path)
     etag = _etag(st)
     response.set_header(b'ETag', etag)
 

@@ -111,6 +111,22 @@ def test_symlinks_inside_root_allowed(root: str) -> None:
     assert resolve(root, '/linkdocs') == Redirect('/linkdocs/')
 
 
+@pytest.mark.parametrize('url, name', [
+    ('/app.py', 'app.py'), ('/a/b.py/x/y', 'a/b.py'), ('/style.css', 'style.css'),
+    ('/link-in.css', 'style.css'), ('/linkdocs/guide.html', 'docs/guide.html'),
+    ('/docs/', 'docs/index.html'),
+])
+def test_route_carries_the_stat_of_its_file(root: str, url: str, name: str) -> None:
+    # the runner and the static sender use it instead of a stat of their own,
+    # so it must be the real file's (through a symlink, the target's)
+    route = resolve(root, url)
+    assert isinstance(route, (Script, StaticFile))
+    assert route.stat is not None
+    expected = os.stat(real(root, name))
+    assert (route.stat.st_ino, route.stat.st_size, route.stat.st_mtime_ns) == (
+        expected.st_ino, expected.st_size, expected.st_mtime_ns)
+
+
 @pytest.mark.parametrize('url, expected', [
     ('/leak.txt', 'dotfile'),               # -> .env
     ('/src.txt', 'disallowed-extension'),   # -> app.py, source stays secret
