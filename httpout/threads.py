@@ -7,12 +7,17 @@ jobs beyond the pool wait their turn in one queue.
 from __future__ import annotations
 
 import asyncio
+import collections
 import ctypes
 import queue
 import threading
-from typing import Any, Callable, Optional, Set, Tuple
+import time
+from typing import Any, Callable, Deque, Optional, Set, Tuple
 
 __all__ = ('ScriptThreads', 'raise_in_thread')
+
+# How long a job may wait for a busy thread before an idle one is woken.
+WAIT_BEFORE_HELP = 0.001
 
 
 def raise_in_thread(thread_id: int, exc_type: type) -> None:
@@ -27,15 +32,33 @@ class ScriptThreads:
     job runs on whichever thread is free and N blocking scripts on N
     threads run at the same time.
 
+    Rules of waking (a wake-up costs futex calls and a fight for the GIL):
+    - A submitted job wakes an idle thread only when no thread is active (is
+      running a job, or has been woken): an active thread takes the next
+      job itself when it is done, which is how short pages go.
+    - A job that has waited WAIT_BEFORE_HELP for that (the active threads
+      are blocked or busy) wakes one more idle thread; the check runs on
+      the event loop every WAIT_BEFORE_HELP while jobs wait. N blocking
+      scripts therefore start within N milliseconds on N threads.
+    Waking a thread per job instead (what a plain shared queue does) cost a
+    hello page 11 us of system time more than one thread doing every job
+    (16 threads, 32 connections; `python bench/cost.py`).
+
     `concurrent.futures.ThreadPoolExecutor` with `loop.run_in_executor`
-    does the same job, but its per-job Future (a Condition and a lock),
-    chained into an asyncio one, costs the event loop about 13 us per job
-    against 4 us here (32 concurrent trivial jobs, measured on the 2-core
-    CI machine); here a job reports straight to the loop.
+    runs jobs on a pool too, but its per-job Future (a Condition and a
+    lock), chained into an asyncio one, costs the event loop about 13 us per
+    job against 4 us here (32 concurrent trivial jobs, measured on the
+    2-core CI machine); here a job reports straight to the loop.
     """
 
     def __init__(self, size: int, name: str = 'httpout-script') -> None:
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._jobs: Deque[Tuple[float, Any, asyncio.Future, Callable[[Any], Any], Any]] = \
+            collections.deque()  # (queued at, loop, future, func, arg)
+        self._threads = 0  # alive and not retired
+        self._active = 0   # of them, running a job or woken to take one
+        self._wakeups: queue.SimpleQueue = queue.SimpleQueue()  # True: look; None: stop
+        self._check: Optional[asyncio.TimerHandle] = None
         self._name = name
         self._started = 0
         self._retired: Set[int] = set()
@@ -45,50 +68,94 @@ class ScriptThreads:
 
     def _start_thread(self) -> None:
         self._started += 1
+
+        with self._lock:
+            self._threads += 1
+
         threading.Thread(target=self._work, daemon=True,
                          name='%s-%d' % (self._name, self._started)).start()
 
     def replace(self, thread_id: int) -> None:
         """Give up on a thread stuck in a job: a new one takes its place,
         and the stuck one ends as soon as its job returns."""
-        self._retired.add(thread_id)
+        with self._lock:
+            self._retired.add(thread_id)
+
         self._start_thread()
 
     def submit(self, loop: asyncio.AbstractEventLoop, func: Callable[[Any], Any],
                arg: Any) -> asyncio.Future:
-        """Run `func(arg)` on a free thread; the future gets its return value."""
+        """Run `func(arg)` on a free thread; the future gets its return value.
+        Call on the event loop's thread."""
         future = loop.create_future()
-        self._jobs.put((loop, future, func, arg))
+
+        with self._lock:
+            self._jobs.append((time.monotonic(), loop, future, func, arg))
+            wake = self._active == 0 and self._wake_locked()
+
+        if not wake and self._check is None:
+            self._check = loop.call_later(WAIT_BEFORE_HELP, self._help_waiting_jobs, loop)
+
         return future
 
+    def _wake_locked(self) -> bool:
+        """Wake an idle thread, if there is one (hold the lock)."""
+        if self._active >= self._threads:
+            return False
+
+        self._active += 1
+        self._wakeups.put(True)
+        return True
+
+    def _help_waiting_jobs(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            waiting = bool(self._jobs)
+
+            if waiting and time.monotonic() - self._jobs[0][0] >= WAIT_BEFORE_HELP:
+                self._wake_locked()
+
+        self._check = (loop.call_later(WAIT_BEFORE_HELP, self._help_waiting_jobs, loop)
+                       if waiting else None)
+
     def _work(self) -> None:
-        while True:
-            job = self._jobs.get()
+        me = threading.get_ident()
 
-            if job is None:
-                return
+        while self._wakeups.get():  # None: shut down
+            while True:
+                with self._lock:
+                    if not self._jobs:
+                        self._active -= 1  # idle again
+                        break
 
-            loop, future, func, arg = job
+                    _, loop, future, func, arg = self._jobs.popleft()
 
-            outcome: Tuple[Any, Optional[BaseException]]
+                _run(loop, future, func, arg)
 
-            try:
-                outcome = (func(arg), None)
-            except BaseException as exc:  # func should not raise; never lose a job
-                outcome = (None, exc)
-
-            try:
-                loop.call_soon_threadsafe(_resolve, future, *outcome)
-            except RuntimeError:  # the loop has closed: the worker is exiting
-                pass
-
-            if threading.get_ident() in self._retired:
-                self._retired.discard(threading.get_ident())
-                return
+                if me in self._retired:  # replaced: its place is taken
+                    with self._lock:
+                        self._retired.discard(me)
+                        self._active -= 1
+                        self._threads -= 1
+                    return
 
     def shutdown(self) -> None:
-        for _ in range(self._started - len(self._retired)):
-            self._jobs.put(None)
+        for _ in range(self._threads):
+            self._wakeups.put(None)
+
+
+def _run(loop: asyncio.AbstractEventLoop, future: asyncio.Future,
+         func: Callable[[Any], Any], arg: Any) -> None:
+    outcome: Tuple[Any, Optional[BaseException]]
+
+    try:
+        outcome = (func(arg), None)
+    except BaseException as exc:  # func should not raise; never lose a job
+        outcome = (None, exc)
+
+    try:
+        loop.call_soon_threadsafe(_resolve, future, *outcome)
+    except RuntimeError:  # the loop has closed: the worker is exiting
+        pass
 
 
 def _resolve(future: asyncio.Future, result: Any, exc: Optional[BaseException]) -> None:
