@@ -1,9 +1,11 @@
 """Where a hello request's time goes: CPU per request, by thread.
 
-    python bench/cost.py [--seconds 5] [--loop asyncio]
+    python bench/cost.py [--seconds 5] [--loop asyncio] [--path /hello.py]
 
 Starts the bare tremolo route and httpout (with its default pool of 16
-script threads, and with one) on /hello.py, drives each with the same wrk
+script threads, and with one) on /hello.py (or --path: any page of
+bench/docroot/ that tremolo_app.py also answers, e.g. /static64k.txt),
+drives each with the same wrk
 load as bench/run.py, and reads from /proc how much CPU each server's worker
 process spent per answered request: user and system time, split between the
 event loop's thread and every other thread (for httpout, the script
@@ -57,12 +59,12 @@ def worker_threads(pids: List[int]) -> Tuple[int, Dict[int, ThreadCpu]]:
     return worker, threads
 
 
-def measure(server: bench.Server, seconds: float) -> Dict[str, float]:
+def measure(server: bench.Server, path: str, seconds: float) -> Dict[str, float]:
     """CPU per answered request, in microseconds, under wrk -c32."""
-    bench.run_wrk(server.port, '/hello.py', 1)  # warm-up, not counted
+    bench.run_wrk(server.port, path, 1)  # warm-up, not counted
     bench.wait_for_servers_idle()
     worker, before = worker_threads(server.pids())
-    load = bench.run_wrk(server.port, '/hello.py', seconds)
+    load = bench.run_wrk(server.port, path, seconds)
     _, after = worker_threads(server.pids())
 
     if load.error or not load.requests:
@@ -86,6 +88,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--seconds', type=float, default=5.0)
     parser.add_argument('--loop', default='asyncio', choices=('asyncio', 'uvloop'))
+    parser.add_argument('--path', default='/hello.py')
     args = parser.parse_args(argv)
     bench.make_fixtures()
     contenders = [
@@ -93,8 +96,8 @@ def main(argv=None) -> int:
         ('httpout, 16 script threads', bench.httpout_cmd, 16),
         ('httpout, 1 script thread', bench.httpout_cmd, 1),
     ]
-    print('CPU per request of /hello.py, wrk -t2 -c32 for %g s, loop %s, 1 worker; '
-          'µs per answered request' % (args.seconds, args.loop))
+    print('CPU per request of %s, wrk -t2 -c32 for %g s, loop %s, 1 worker; '
+          'µs per answered request' % (args.path, args.seconds, args.loop))
     print()
     print('| server | req/s | loop thread user | loop thread sys '
           '| other threads user | other threads sys | total |')
@@ -104,8 +107,12 @@ def main(argv=None) -> int:
         for label, command, threads in contenders:
             port = bench.free_port()
             argv_, env = command(port, args.loop, 1, threads)
-            with bench.Server(label, argv_, env, port, 'cost-%s' % label) as server:
-                m = measure(server, args.seconds)
+            server = bench.Server(label, argv_, env, port, 'cost-%s' % label)
+            try:
+                server.start(ready_path=args.path)
+                m = measure(server, args.path, args.seconds)
+            finally:
+                server.stop()
             total = m['loop user'] + m['loop sys'] + m['threads user'] + m['threads sys']
             print('| %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f |' % (
                 label, bench.fmt_num(m['req/s']), m['loop user'], m['loop sys'],
