@@ -3,7 +3,7 @@ the pages in bench/docroot/, with no httpout in between ("the limit for our
 stack"). bench/run.py starts it as
 
     python bench/tremolo_app.py --port P --loop asyncio|uvloop --worker-num N \
-        --docroot bench/docroot
+        --docroot bench/docroot [--static-read-size 65536]
 """
 import argparse
 import asyncio
@@ -21,6 +21,8 @@ def main() -> None:
     parser.add_argument('--loop', default='asyncio')
     parser.add_argument('--worker-num', type=int, default=1)
     parser.add_argument('--docroot', required=True)
+    # tremolo's default; bench/run.py also runs 65536, what httpout uses
+    parser.add_argument('--static-read-size', type=int, default=16384)
     args = parser.parse_args()
 
     static_path = os.path.join(os.path.abspath(args.docroot), 'static64k.txt')
@@ -57,7 +59,7 @@ def main() -> None:
     # tremolo's own sendfile path, with the type httpout gives a .txt file
     @app.route('/static64k.txt')
     async def static(response, **server):
-        await response.sendfile(static_path,
+        await response.sendfile(static_path, buffer_size=args.static_read_size,
                                 content_type=b'text/plain; charset=utf-8')
 
     app.run(host=args.host, port=args.port, worker_num=args.worker_num,
