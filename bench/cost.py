@@ -19,7 +19,6 @@ compare rows of one run, not runs of different machines.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 from dataclasses import dataclass

@@ -53,9 +53,9 @@ class ScriptThreads:
 
     def __init__(self, size: int, name: str = 'httpout-script') -> None:
         self._lock = threading.Lock()
-        self._jobs: Deque[Tuple[float, Any, asyncio.Future, Callable[[Any], Any], Any]] = \
-            collections.deque()  # (queued at, loop, future, func, arg)
-        self._threads = 0  # alive and not retired
+        # (queued at, loop, future, func, arg), oldest first
+        self._jobs: Deque[Tuple[Any, ...]] = collections.deque()
+        self._threads = 0  # alive; a replaced one counts until its job returns
         self._active = 0   # of them, running a job or woken to take one
         self._wakeups: queue.SimpleQueue = queue.SimpleQueue()  # True: look; None: stop
         self._check: Optional[asyncio.TimerHandle] = None
