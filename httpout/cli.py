@@ -297,11 +297,11 @@ OPTIONS: tuple[Option, ...] = (
            'Keep-alive connections per worker. Tremolo\'s default is 512',
            metavar='N'),
     Option('--app-handler-timeout', integer(), 'app_handler_timeout',
-           'Tremolo\'s limit on a request handler. Its default is 120',
-           metavar='SECONDS'),
+           'Tremolo\'s limit on a request handler. httpout\'s default is '
+           '86400, a day (tremolo\'s is 120)', metavar='SECONDS'),
     Option('--app-close-timeout', integer(), 'app_close_timeout',
            'Seconds a handler may run after the client is gone. '
-           'Tremolo\'s default is 30', metavar='SECONDS'),
+           'httpout\'s default is 5 (tremolo\'s is 30)', metavar='SECONDS'),
     Option('--server-name', text, 'server_name',
            'The "Server" response header; empty for none', 'httpout',
            metavar='NAME'),

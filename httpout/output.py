@@ -9,9 +9,9 @@ Theory of operation
   less than FIRST_FLUSH_DELAY (1 ms; the worker's `FlushClock` looks every
   1 ms, so at most 2 ms): a script that ends within it costs no wake-up of
   the loop per print and goes out in one write with a Content-Length; after
-  it, any write starts the pump at once. While the pump is busy sending, later writes pile
-  up and leave together in one transport write: that coalescing is what
-  makes many small prints cheap.
+  it, any write starts the pump at once. While the pump is busy sending,
+  later writes pile up and leave together in one transport write: that
+  coalescing is what makes many small prints cheap.
 - The head (status, headers, cookies) is sealed by the first write, even
   though it goes out later: what a script sees does not depend on timing.
 - Backpressure: a writer blocks (thread) or awaits (coroutine) while the
