@@ -565,4 +565,19 @@ def main(argv: Optional[list[str]] = None) -> None:
     # flushed: whoever watches the output (a terminal, a test, a supervisor)
     # sees the URL before the server starts its workers
     print(startup_line(options), flush=True)
+    warn_shadowing(options)
     serve(options)
+
+
+def warn_shadowing(options: Options) -> None:
+    """Name, once, the files a worker could never import (json.py...); the
+    workers then keep quiet about them."""
+    from .modules import shadowing_files
+    from .server import shadowing_warning
+
+    files = shadowing_files(os.path.realpath(options.document_root))
+
+    if files:
+        print('WARNING: ' + shadowing_warning(files), file=sys.stderr, flush=True)
+
+    options.run['warn_shadowing'] = False

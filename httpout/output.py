@@ -31,6 +31,7 @@ for the transport to drain.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 from typing import List, Optional, Set, Tuple, Union
@@ -89,11 +90,24 @@ class HTTPWriter:
         `content_length` None means the length is not known yet."""
         self.started = True  # first, so that nobody starts a second head
         self.seal()
-        # tremolo response middleware may still change the head here
-        await self._protocol.run_middlewares('response', reverse=True)
+        await self._run_response_middleware()
         head = self._render_head(content_length)
         self._tremolo_response.headers_sent(True)
         await self._write(head, *self._frame(body))
+
+    async def _run_response_middleware(self) -> None:
+        """tremolo response middleware may still change the head here. One
+        that fails is logged as its own error, and the response goes out as
+        it is: that error must never replace the page (a script's error page
+        above all) nor show its text to the client."""
+        try:
+            await self._protocol.run_middlewares('response', reverse=True)
+        except Exception:
+            request = self._request
+            self._protocol.logger.exception(
+                '%s %s %s: response middleware error',
+                request.client[0] if isinstance(request.client, tuple) else '-',
+                request.method.decode('latin-1'), request.url.decode('latin-1'))
 
     def _render_head(self, content_length: Optional[int]) -> bytes:
         request = self._request
@@ -189,6 +203,11 @@ class HTTPWriter:
                   last: Union[bytes, bytearray] = b'') -> None:
         """Send the `last` body bytes and finish the body; tremolo then keeps
         or closes the connection."""
+        request = self._request
+
+        if not keepalive:  # before the head, which says so
+            request.http_keepalive = False
+
         if not self.started:
             await self.start(len(last), last)
         elif self._chunked:
@@ -196,15 +215,10 @@ class HTTPWriter:
         elif last:
             await self._write(*self._frame(last))
 
-        request = self._request
-
         if request.http_continue:
             # answered without reading the body the client offered: tremolo
             # would take the end of this response for the end of the 100
             request.http_continue = False
-            request.http_keepalive = False
-
-        if not keepalive:
             request.http_keepalive = False
 
         if not request.http_keepalive:
@@ -242,6 +256,13 @@ class OutputStream:
         """True once the head has gone out (output has started)."""
         return self._writer.started
 
+    @property
+    def written(self) -> bool:
+        """True once anything has been written, sent or not: from then on
+        the head is the script's, and an error can no longer replace the
+        page (SPEC section 7: the outcome never depends on timing)."""
+        return self._sealed
+
     def write(self, data: bytes) -> None:
         """Queue bytes; from the script thread this blocks while the buffer is full."""
         on_loop = threading.get_ident() == self._loop_thread
@@ -260,10 +281,7 @@ class OutputStream:
             if not self._pumping and not self._flush_delayed:
                 self._pumping = True
 
-                if on_loop:
-                    self._start_pump()
-                else:
-                    self._loop.call_soon_threadsafe(self._start_pump)
+                self._schedule_pump(on_loop)
 
             if on_loop:
                 return  # the loop must never block; awrite() waits instead
@@ -290,6 +308,28 @@ class OutputStream:
         """The script has ended: keep unsent bytes for `close()` to size."""
         with self._lock:
             self._held = True
+
+    def flush(self) -> None:
+        """Send what is buffered now, without waiting for the first-flush
+        delay (print(flush=True), sys.stdout.flush())."""
+        on_loop = threading.get_ident() == self._loop_thread
+
+        with self._lock:
+            self._flush_delayed = False
+
+            if self._pumping or not self._buffer or self._error is not None:
+                return
+
+            self._pumping = True
+            self._schedule_pump(on_loop)
+
+    def _schedule_pump(self, on_loop: bool) -> None:
+        if on_loop:
+            self._start_pump()
+        else:
+            # a context of its own: a copy of the script's would tie the pump
+            # task to its request in a reference cycle (job -> stream -> task)
+            self._loop.call_soon_threadsafe(self._start_pump, context=contextvars.Context())
 
     def _start_pump(self) -> None:
         self._pump_task = self._loop.create_task(self._pump())
@@ -377,12 +417,6 @@ class OutputStream:
     @property
     def aborted(self) -> bool:
         return self._error is not None
-
-    def discard(self) -> None:
-        """Drop unsent output (an error page replaces it)."""
-        with self._lock:
-            self._buffer.clear()
-            self._room.notify_all()
 
     async def settle(self) -> None:
         """Hold unsent bytes and wait until the pump is idle, so that

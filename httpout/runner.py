@@ -11,10 +11,14 @@ The path of a script request, top to bottom in this file:
    with `run()`, then ends the response, or sends the error page.
 4. The request's module namespaces are cleared so memory is returned.
 
-Errors (SPEC section 7): an exception before any output gives a 500 page
-(the traceback only with --debug); after output, the output so far stands,
-the traceback is appended with --debug and the connection is closed. Either
-way the traceback is logged with the request line. `exit()` ends a script
+Errors (SPEC section 7): an exception before the script wrote anything
+gives a 500 page (the traceback only with --debug) that keeps the headers
+request middleware set; once it has written, flushed or not, its status,
+headers and output stand, the traceback is appended with --debug and the
+connection is closed. Either way the traceback is logged with the request
+line. The script's thread runs with `current.CURRENT` set to its job, which
+is how its standard streams (streams.py) and `sys.modules` (modules.py)
+find the request. `exit()` ends a script
 normally: `exit('text')` writes the text, `exit(0)` writes nothing.
 """
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import concurrent.futures
+import contextvars
 import logging
 import os
 import threading
@@ -30,12 +35,14 @@ from typing import Any, List, Optional, Set
 
 from tremolo.exceptions import HTTPException
 
+from .current import CURRENT
 from .errors import debug_fragment, debug_page, error_page, refusal_page
 from .modules import CodeCache, Scope
 from .output import ClientDisconnected, FlushClock, HTTPWriter, OutputStream
 from .request import Request, TrustedProxies, build_environ
 from .response import Response
 from .router import Script
+from .streams import ScriptStreams
 from .threads import ScriptThreads, raise_in_thread
 from .websocket import websocket_for
 
@@ -66,6 +73,7 @@ class Job:
 
     def __init__(self, runner: ScriptRunner, script: Script, request, response,
                  protocol) -> None:
+        self.runner = runner
         self.loop = runner.loop
         self.loop_thread = runner.loop_thread
         self.script = script
@@ -74,6 +82,9 @@ class Job:
             request, script, document_root=runner.document_root,
             trusted_proxies=runner.trusted_proxies, software=runner.software)
         self.tremolo_response = response
+        # what request middleware set stays on an error page (SPEC section 7)
+        self.middleware_headers = {name: list(values)
+                                   for name, values in response.headers.items()}
         self.writer = HTTPWriter(protocol, request, response)
         self.stream = OutputStream(self.loop, self.writer)
         self.response = Response(response, self.writer, self.stream)
@@ -82,14 +93,17 @@ class Job:
         self.waiting: Set[concurrent.futures.Future] = set()  # wait() coroutines
         self.errors: List[BaseException] = []
         self.thread_id: Optional[int] = None  # while the script's thread runs it
+        self.threads: Set[int] = set()  # threads the script started, while they run
+        self._streams: Optional[ScriptStreams] = None
         self.thread_lock = threading.Lock()
         self.timed_out = False
         self.given_up: Optional[asyncio.Future] = None  # set when its thread is abandoned
+        self.request_object = Request(request, self.environ)
         self.scope = Scope(
             names={'print': self.print, 'run': self.run, 'wait': self.wait,
                    'exit': self.exit, 'quit': self.exit,
                    '__server__': self.environ, '__globals__': runner.globals_module},
-            virtual={'request': Request(request, self.environ),
+            virtual={'request': self.request_object,
                      'response': self.response, 'websocket': self.websocket,
                      'print': self.print, 'run': self.run, 'wait': self.wait,
                      'context': protocol.context, '__server__': self.environ,
@@ -105,7 +119,7 @@ class Job:
         """print() to the response; with `file=` it is the ordinary print."""
         # one string per call is how pages print, line by line: the fast case
         if (len(args) == 1 and type(args[0]) is str and type(end) is str and
-                file is None and self.websocket is None):
+                file is None and self.websocket is None and not flush):
             self.stream.write((args[0] + end).encode())
             return
 
@@ -113,12 +127,38 @@ class Job:
             builtins.print(*args, sep=sep, end=end, file=file, flush=flush)
             return
 
+        text = (' ' if sep is None else sep).join(map(str, args))
+        self.write_output((text + ('\n' if end is None else end)).encode())
+
+        if flush:
+            self.stream.flush()
+
+    def write_output(self, data: bytes) -> None:
+        """Body bytes from print() or sys.stdout, from any thread."""
         if self.websocket is not None and self.request.upgraded:
             raise RuntimeError('print() has no response to write to after a '
                                'WebSocket upgrade: use websocket.send()')
 
-        text = (' ' if sep is None else sep).join(map(str, args))
-        self.stream.write((text + ('\n' if end is None else end)).encode())
+        self.stream.write(data)
+
+    @property
+    def streams(self) -> ScriptStreams:
+        """sys.stdout, sys.stdin and sys.stderr of this request (made at
+        first use: most pages never touch them)."""
+        if self._streams is None:
+            self._streams = ScriptStreams(
+                write=self.write_output, flush=self.stream.flush,
+                read_body=self._read_body, logger=self.runner.logger,
+                request_line=lambda: self.runner.request_line(self))
+
+        return self._streams
+
+    def _read_body(self) -> bytes:
+        if threading.get_ident() == self.loop_thread:
+            raise RuntimeError('sys.stdin cannot be read in a coroutine: it would '
+                               'block the event loop; use "await request.body()"')
+
+        return self.wait(self.request_object.body())
 
     def run(self, coro) -> concurrent.futures.Future:
         """Schedule a coroutine on the server's loop; the response waits for it."""
@@ -314,7 +354,7 @@ class ScriptRunner:
 
         job.timed_out = True
         self.logger.error('%s: stopped after --max-execution-time %gs',
-                          self._request_line(job), self.max_execution_time)
+                          self.request_line(job), self.max_execution_time)
         self.loop.create_task(self._stop(job))
 
     async def _stop(self, job: Job) -> None:
@@ -347,7 +387,10 @@ class ScriptRunner:
         job.stream.script_started()
 
         if self.max_execution_time > 0:
-            self.loop.call_soon_threadsafe(self._start_clock, job)
+            self.loop.call_soon_threadsafe(self._start_clock, job, context=contextvars.Context())
+
+        # sys.stdout, threads, pickle... see the request from here (current.py)
+        current = CURRENT.set(job)
 
         try:
             exec(self.code_cache.get(job.script.path, job.script.stat),  # nosec B102: trusted scripts
@@ -359,14 +402,19 @@ class ScriptRunner:
             # drop this frame: the traceback should start in the script
             return exc.with_traceback(tb.tb_next if tb and tb.tb_next else tb)
         finally:
+            CURRENT.reset(current)
+
             with job.thread_lock:
                 job.thread_id = None
+
+            if job._streams is not None:
+                job._streams.close()
 
             if os.getcwd() != self.document_root:
                 # the working directory is the whole process's, not the script's
                 self.logger.warning('%s: the script changed the working directory; '
                                     'it is set back to the document root',
-                                    self._request_line(job))
+                                    self.request_line(job))
                 os.chdir(self.document_root)
 
             if not job.pending:
@@ -381,7 +429,7 @@ class ScriptRunner:
             return
 
         if job.stream.aborted:
-            self.logger.info('%s: client disconnected', self._request_line(job))
+            self.logger.info('%s: client disconnected', self.request_line(job))
             return
 
         exc = job.first_error()
@@ -390,16 +438,15 @@ class ScriptRunner:
             await job.stream.close()
             return
 
-        if _client_error(exc) and not job.stream.started:
-            self.logger.info('%s: %s', self._request_line(job), exc)
+        if _client_error(exc) and not job.stream.written:
+            self.logger.info('%s: %s', self.request_line(job), exc)
         else:
             self._log_error(job, exc)
 
         await job.stream.settle()
 
         try:
-            if not job.stream.started:
-                job.stream.discard()
+            if not job.stream.written:
                 await self._send_error_page(job, exc)
             else:
                 if self.debug:
@@ -412,8 +459,10 @@ class ScriptRunner:
     async def _send_error_page(self, job: Job, exc: BaseException) -> None:
         request = job.request
         response = job.tremolo_response
-        # what the script set (cookies included) does not belong on an error page
+        # what the script set (cookies included) does not belong on an error
+        # page; what request middleware set does
         response.headers.clear()
+        response.headers.update(job.middleware_headers)
         response.set_content_type(b'text/html; charset=utf-8')
 
         if _client_error(exc):  # e.g. a body over --client-max-body-size
@@ -427,7 +476,7 @@ class ScriptRunner:
 
         await job.writer.end(True, body)
 
-    def _request_line(self, job: Job) -> str:
+    def request_line(self, job: Job) -> str:
         environ = job.environ
         return '%s %s %s' % (environ['REMOTE_ADDR'], environ['REQUEST_METHOD'],
                              environ['REQUEST_URI'])
@@ -436,5 +485,5 @@ class ScriptRunner:
         if exc is None:
             return
 
-        self.logger.error('%s: script error\n%s', self._request_line(job), ''.join(
+        self.logger.error('%s: script error\n%s', self.request_line(job), ''.join(
             traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip())

@@ -23,10 +23,11 @@ from types import ModuleType
 from typing import Any, List, Optional, Sequence, Tuple
 
 from . import __version__
+from . import current, streams
 from .accesslog import AccessLog
-from .errors import refusal_page
+from .errors import debug_page, error_page, refusal_page
 from .middleware import adapt_middlewares
-from .modules import CodeCache, Importer, Scope
+from .modules import CodeCache, Importer, Scope, shadowing_files
 from .output import HTTPWriter
 from .request import TrustedProxies
 from .router import Redirect, Refusal, Script, StaticFile, resolve
@@ -61,10 +62,18 @@ class HTTPOut:
         async def handle(request, response, **_):
             await self._handle(request, response)
 
+        async def error_500(request, exc, **_):
+            # a request middleware failed (script errors are runner.py's):
+            # tremolo's own page would show the exception's text to anyone
+            debug = request.protocol is not None and request.protocol.options['debug']
+            return (debug_page(exc, request.method, request.url, request.headers)
+                    if debug else error_page())
+
         app.add_hook(self._worker_start, 'worker_start')
         app.add_hook(self._worker_stop, 'worker_stop')
         app.add_route(handle, '/')   # the root URL has a slot of its own
         app.add_route(handle, '^/')  # every other URL
+        app.error(500, error_500)
 
     # --- worker lifecycle ---------------------------------------------------
 
@@ -87,7 +96,14 @@ class HTTPOut:
         sys.path.append(self.document_root)
 
         code_cache = CodeCache()
-        Importer(self.document_root, code_cache).install()
+        importer = Importer(self.document_root, code_cache)
+        importer.install()
+        current.install()
+        streams.install_switches()
+
+        if options.get('warn_shadowing', True):
+            self._warn_shadowing(importer)
+
         globals_module = self._run_globals(code_cache)
         adapt_middlewares(self.app)
         self._stop_accepting_on_signals(worker['loop'])
@@ -109,6 +125,12 @@ class HTTPOut:
         )
         self.logger.info('httpout %s: document root %s', __version__, self.document_root)
 
+    def _warn_shadowing(self, importer: Importer) -> None:
+        shadowing = shadowing_files(self.document_root, importer)
+
+        if shadowing:
+            self.logger.warning(shadowing_warning(shadowing))
+
     def _run_globals(self, code_cache: CodeCache) -> ModuleType:
         """Run `__globals__.py` once for this worker, as module `__globals__`."""
         path = os.path.join(self.document_root, GLOBALS_FILE)
@@ -116,6 +138,8 @@ class HTTPOut:
         module = scope.new_main(path, name='__globals__')
         scope.names['__globals__'] = scope.virtual['__globals__'] = module
         scope.virtual['modules'] = scope.modules
+        # one per worker, so pickle and friends may find its classes by name
+        sys.modules['__globals__'] = module
 
         if os.path.isfile(path):
             exec(code_cache.get(path), module.__dict__)  # nosec B102: trusted code
@@ -219,3 +243,9 @@ class HTTPOut:
 
         await HTTPWriter(request.protocol, request, response).end(True, body)
         return len(body)
+
+
+def shadowing_warning(files: Sequence[str]) -> str:
+    return ('%s: named like installed or standard modules, which always win: '
+            '"import" gives those, never these files (as pages they run as usual)'
+            % ', '.join(files))

@@ -14,6 +14,8 @@ import threading
 import time
 from typing import Any, Callable, Deque, Optional, Set, Tuple
 
+from .current import outside_any_request
+
 __all__ = ('ScriptThreads', 'raise_in_thread')
 
 # How long a job may wait for a busy thread before an idle one is woken.
@@ -72,8 +74,11 @@ class ScriptThreads:
         with self._lock:
             self._threads += 1
 
-        threading.Thread(target=self._work, daemon=True,
-                         name='%s-%d' % (self._name, self._started)).start()
+        thread = threading.Thread(target=self._work, daemon=True,
+                                  name='%s-%d' % (self._name, self._started))
+        # a replacement is started from a script's callback: it must not
+        # belong to that script's request (current.py, rule 3)
+        outside_any_request(thread.start)
 
     def replace(self, thread_id: int) -> None:
         """Give up on a thread stuck in a job: a new one takes its place,

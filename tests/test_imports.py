@@ -3,8 +3,9 @@
 Virtual imports (`from httpout import ...`, `import httpout`,
 `import __main__`) and local imports (`.py` files and packages in the
 document root): a fresh copy per request shared by all importers of that
-request, never in `sys.modules`, no `__pycache__`, a clear error on a name
-clash, and ordinary imports of the standard library and installed packages.
+request, nothing of a request in `sys.modules`, no `__pycache__`, the
+standard library and installed packages winning over a local file of the
+same name, and their ordinary imports.
 """
 from __future__ import annotations
 
@@ -124,11 +125,12 @@ FILES = {
         print(json.dumps({
             'counter': helper.counter,
             'shared': other.helper is helper,
-            'helper_in_sys': 'helper' in sys.modules,
-            'others_in_sys': sorted(n for n in ('other', 'pkg', 'pkg.mod',
-                                                'pkg.sibling', 'pkg.sub',
-                                                'pkg.sub.deep')
-                                    if n in sys.modules),
+            # sys.modules holds a switch that resolves to this request's copy
+            'sys_sees_own': sys.modules['helper'].__dict__ is helper.__dict__,
+            'helper_in_sys': sys.modules['helper'] is helper,
+            'sys_entries': sorted({type(sys.modules[n]).__name__
+                                   for n in ('other', 'pkg', 'pkg.mod', 'pkg.sibling',
+                                             'pkg.sub', 'pkg.sub.deep')}),
             'sibling': mod.sibling.NAME,
             'x': mod.x,
             'y': mod.y,
@@ -287,7 +289,8 @@ def test_local_imports_fresh_per_request_and_shared(server):
         assert data['counter'] == 1
         assert data['shared'] is True
         assert data['helper_in_sys'] is False
-        assert data['others_in_sys'] == []
+        assert data['sys_sees_own'] is True
+        assert data['sys_entries'] == ['ModuleSwitch']
         assert data['sibling'] == 'sibling'
         assert data['x'] == 42
         assert data['y'] == 'deep-sibling'
@@ -330,26 +333,24 @@ def test_no_pycache_written(server):
     assert not list(Path(server.root).rglob('*.pyc'))
 
 
-def test_local_module_clashing_with_imported_module(server):
+def test_local_module_named_like_a_standard_one_never_replaces_it(server):
+    """SPEC section 3: the standard library wins; the file stays a page."""
     response = server.get('/clash.py')
 
-    assert response.status_code == 500
+    assert response.status_code == 200, response.text
+    assert response.text.startswith('imported ')
+    assert not response.text.split()[1].startswith(str(Path(server.root).resolve()))
+    page = server.get('/logging.py')
+    assert page.status_code == 200
+
+
+def test_shadowing_files_are_named_once_at_start(server):
     log = server.log()
-    assert 'ImportError' in log
-    assert 'clashes' in log
-    assert "local module 'logging'" in log
+    warnings = [line for line in log.splitlines() if 'named like installed' in line]
 
-
-def test_clash_error_message_seen_by_script(server):
-    root = Path(server.root)
-    (root / 'clash_caught.py').write_text(
-        'try:\n'
-        '    import logging\n'
-        'except ImportError as exc:\n'
-        '    print(type(exc).__name__, "clashes" in str(exc), exc.name)\n'
-        'else:\n'
-        '    print("no error", logging.__file__)\n')
-    assert server.get('/clash_caught.py').text == 'ImportError True logging\n'
+    assert len(warnings) == 1, log
+    assert 'logging.py' in warnings[0]
+    assert 'helper.py' not in warnings[0]
 
 
 def test_stdlib_and_installed_packages_import_normally(server):

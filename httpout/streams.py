@@ -1,0 +1,247 @@
+"""A script's standard streams: `sys.stdout`, `sys.stdin` and `sys.stderr` per request.
+
+Rules owned here (SPEC section 3, "Standard streams"):
+1. `install_switches()` replaces the three `sys` streams once per worker by
+   a `StreamSwitch`, which hands every use on to the streams of the request
+   that is current (`current.CURRENT`), or, outside any request, to the
+   process's own stream. Nothing else is ever put into `sys`.
+2. A script's stdout is its response: text is encoded as UTF-8, `.buffer`
+   takes bytes, and both go into the same output stream as `print()`, so
+   order and backpressure are the same. Nothing is buffered here; `flush()`
+   sends what is pending without waiting for the first-flush delay.
+3. Its stdin is the request body (CGI style): read whole at first use,
+   through the same cached body as `request.body()`; at its end it reads
+   as EOF. The server's own stdin is never read. A coroutine may not read
+   it: that would block the event loop.
+4. Its stderr goes to the server log: one record per line, with the
+   request line. A last line without a newline is logged when the script
+   ends (`ScriptStreams.close()`).
+The per-request streams are made at first use, so a page that never
+touches them pays nothing for them.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import sys
+import threading
+from typing import Any, Callable, Optional, TextIO
+
+from .current import CURRENT
+
+__all__ = ('ScriptStreams', 'StreamSwitch', 'install_switches')
+
+STREAM_NAMES = ('stdout', 'stdin', 'stderr')
+
+# set while this thread hands a stderr line to the log: a log handler that
+# writes to sys.stderr must then reach the process's own stderr, not loop back
+_logging_stderr = threading.local()
+
+
+class StreamSwitch:
+    """Stands in `sys` for one standard stream (rule 1)."""
+
+    def __init__(self, name: str, own: TextIO) -> None:
+        self._name = name
+        self._own = own
+
+    def _target(self) -> Any:
+        job = CURRENT.get()
+
+        if job is None or getattr(_logging_stderr, 'active', False):
+            return self._own
+
+        return getattr(job.streams, self._name)
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._target(), attribute)
+
+    def __iter__(self) -> Any:
+        return iter(self._target())
+
+    def __next__(self) -> str:
+        return next(self._target())
+
+    def __repr__(self) -> str:
+        return '<httpout %s: %r>' % (self._name, self._target())
+
+
+def install_switches() -> None:
+    for name in STREAM_NAMES:
+        own = getattr(sys, name)
+
+        if not isinstance(own, StreamSwitch):
+            setattr(sys, name, StreamSwitch(name, own))
+
+
+class ResponseBytes(io.BufferedIOBase):
+    """`sys.stdout.buffer` of a script: bytes into its response."""
+
+    def __init__(self, write: Callable[[bytes], None], flush: Callable[[], None]) -> None:
+        super().__init__()
+        self._write = write
+        self._flush = flush
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        data = bytes(data)
+        self._write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self._flush()
+
+
+class ResponseText(io.TextIOBase):
+    """`sys.stdout` of a script: text into its response, as UTF-8."""
+
+    def __init__(self, write: Callable[[bytes], None], flush: Callable[[], None]) -> None:
+        super().__init__()
+        self._write = write
+        self._flush = flush
+        self._buffer = ResponseBytes(write, flush)
+
+    @property
+    def buffer(self) -> ResponseBytes:  # type: ignore[override]
+        return self._buffer
+
+    @property
+    def encoding(self) -> str:
+        return 'utf-8'
+
+    @property
+    def errors(self) -> str:
+        return 'strict'
+
+    @property
+    def line_buffering(self) -> bool:
+        return True  # nothing waits for a newline: a write goes out as it is
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError('write() argument must be str, not %s' % type(text).__name__)
+
+        self._write(text.encode('utf-8'))
+        return len(text)
+
+    def flush(self) -> None:
+        self._flush()
+
+
+class RequestBody(io.RawIOBase):
+    """The request body as a raw file, fetched at the first read."""
+
+    def __init__(self, fetch: Callable[[], bytes]) -> None:
+        super().__init__()
+        self._fetch = fetch
+        self._data: Optional[memoryview] = None
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        if self._data is None:
+            self._data = memoryview(self._fetch())
+
+        count = min(len(target), len(self._data) - self._position)
+        target[:count] = self._data[self._position:self._position + count]
+        self._position += count
+        return count
+
+
+class LogText(io.TextIOBase):
+    """`sys.stderr` of a script: lines into the server log (rule 4)."""
+
+    def __init__(self, logger: logging.Logger, request_line: Callable[[], str]) -> None:
+        super().__init__()
+        self._logger = logger
+        self._request_line = request_line
+        self._partial = ''
+        self._lock = threading.Lock()
+
+    @property
+    def encoding(self) -> str:
+        return 'utf-8'
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError('write() argument must be str, not %s' % type(text).__name__)
+
+        with self._lock:
+            lines = (self._partial + text).split('\n')
+            self._partial = lines.pop()
+
+        for line in lines:
+            self._log(line)
+
+        return len(text)
+
+    def _log(self, line: str) -> None:
+        _logging_stderr.active = True
+
+        try:
+            self._logger.warning('%s: stderr: %s', self._request_line(), line)
+        finally:
+            _logging_stderr.active = False
+
+    def end(self) -> None:
+        with self._lock:
+            partial, self._partial = self._partial, ''
+
+        if partial:
+            self._log(partial)
+
+
+class ScriptStreams:
+    """The three streams of one request, each made at its first use.
+
+    `write(data)` and `flush()` go to the response; `read_body()` returns
+    the whole request body (called from the script's thread)."""
+
+    def __init__(self, *, write: Callable[[bytes], None], flush: Callable[[], None],
+                 read_body: Callable[[], bytes], logger: logging.Logger,
+                 request_line: Callable[[], str]) -> None:
+        self._write = write
+        self._flush = flush
+        self._read_body = read_body
+        self._logger = logger
+        self._request_line = request_line
+        self._stdout: Optional[ResponseText] = None
+        self._stdin: Optional[io.TextIOWrapper] = None
+        self._stderr: Optional[LogText] = None
+
+    @property
+    def stdout(self) -> ResponseText:
+        if self._stdout is None:
+            self._stdout = ResponseText(self._write, self._flush)
+
+        return self._stdout
+
+    @property
+    def stdin(self) -> io.TextIOWrapper:
+        if self._stdin is None:
+            self._stdin = io.TextIOWrapper(io.BufferedReader(RequestBody(self._read_body)),
+                                           encoding='utf-8')
+
+        return self._stdin
+
+    @property
+    def stderr(self) -> LogText:
+        if self._stderr is None:
+            self._stderr = LogText(self._logger, self._request_line)
+
+        return self._stderr
+
+    def close(self) -> None:
+        """The script has ended: log what is left of its stderr."""
+        if self._stderr is not None:
+            self._stderr.end()
