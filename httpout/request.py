@@ -249,7 +249,14 @@ class Request:
 
     async def stream(self) -> AsyncIterator[bytes]:
         """The body as it arrives, piece by piece. A body that stalls past
-        --request-timeout is a 408; one cut short by the client, a 400."""
+        --request-timeout is a 408; one cut short by the client, a 400.
+        Once the whole body has been read (`body()`, `sys.stdin`), it is
+        that body again."""
+        if self._body is not None:
+            if self._body:
+                yield self._body
+            return
+
         request = self._request
         chunked = b'chunked' in request.transfer_encoding
         # tremolo 0.5.3's own chunked decoder stalls when several large chunks

@@ -42,7 +42,7 @@ def write_tree(root: Path, files: dict) -> None:
 class Server:
     """A running `python -m httpout` process and its captured log."""
 
-    def __init__(self, root: Path, args: list, log_path: Path) -> None:
+    def __init__(self, root: Path, args: list, log_path: Path, stdin=None) -> None:
         self.root = root
         self.port = free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
@@ -51,7 +51,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, '-m', 'httpout', '--port', str(self.port),
              *args, str(root)],
-            stdout=self._log, stderr=subprocess.STDOUT,
+            stdin=stdin, stdout=self._log, stderr=subprocess.STDOUT,
             env=dict(os.environ, PYTHONUNBUFFERED='1'),
             start_new_session=True,  # its own process group: stop() ends the workers too
         )
