@@ -226,6 +226,15 @@ class Job:
 
     # --- lifecycle -----------------------------------------------------------
 
+    def release(self) -> None:
+        """The request is over: break the reference cycles through its module
+        namespaces and its streams (which call back into the job), so that
+        reference counting frees it without waiting for the collector. A
+        thread the script left running that writes later gets new streams,
+        whose writes fail: the response has ended."""
+        self.scope.clear()
+        self._streams = None
+
     def abort(self) -> None:
         """The connection was lost: stop output and the request's coroutines."""
         self.stream.abort()
@@ -320,9 +329,9 @@ class ScriptRunner:
             protocol.context.tasks.discard(job.abort)
 
             if thread_job.done():
-                job.scope.clear()
+                job.release()
             else:  # the thread still runs; clear once it returns
-                thread_job.add_done_callback(lambda _: job.scope.clear())
+                thread_job.add_done_callback(lambda _: job.release())
 
     async def _wait_with_limit(self, job: Job, thread_job: asyncio.Future
                                ) -> Optional[BaseException]:
