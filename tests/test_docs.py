@@ -208,6 +208,42 @@ class Redis:
 '''
 
 
+def use_redis(tmp_path: Path, monkeypatch, request) -> None:
+    """A real redis-server on a free port when Debian's is installed (with
+    redis-py), else the stand-in above on PYTHONPATH."""
+    server_binary = shutil.which('redis-server')
+
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        server_binary = None
+
+    if server_binary is None:
+        fakes = tmp_path / 'fakes'
+        fakes.mkdir()
+        (fakes / 'redis.py').write_text(FAKE_REDIS)
+        monkeypatch.setenv('PYTHONPATH', os.pathsep.join(
+            filter(None, [str(fakes), os.environ.get('PYTHONPATH')])))
+        return
+
+    port = free_port()
+    process = subprocess.Popen([server_binary, '--port', str(port), '--bind', '127.0.0.1',
+                                '--save', '', '--appendonly', 'no'],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    request.addfinalizer(lambda: (process.kill(), process.wait()))
+    deadline = time.monotonic() + 10
+
+    while True:
+        try:
+            socket.create_connection(('127.0.0.1', port), 0.2).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, 'redis-server did not start'
+            time.sleep(0.05)
+
+    monkeypatch.setenv('REDIS_URL', 'redis://127.0.0.1:%d/0' % port)
+
+
 def doc_id(doc: Path) -> str:
     return str(doc.relative_to(REPO))
 
@@ -489,7 +525,7 @@ def substitute(arg: str, root: Path, cert: Path) -> str:
 
 
 @pytest.mark.parametrize('doc', DOCS_WITH_CODE, ids=doc_id)
-def test_doc_snippets_run(doc, tmp_path, monkeypatch):
+def test_doc_snippets_run(doc, tmp_path, monkeypatch, request):
     files = named_files(doc, langs=('python', 'html'))
     programs = [s for s in snippets(doc) if s.lang == 'python' and s.is_program]
     curls = [c for s in snippets(doc) if s.lang == 'sh' for c in commands(s)
@@ -497,14 +533,7 @@ def test_doc_snippets_run(doc, tmp_path, monkeypatch):
     assert files or programs
 
     if any('import redis' in s.text for s in files.values()):
-        try:
-            import redis  # noqa: F401
-        except ImportError:
-            fakes = tmp_path / 'fakes'
-            fakes.mkdir()
-            (fakes / 'redis.py').write_text(FAKE_REDIS)
-            monkeypatch.setenv('PYTHONPATH', os.pathsep.join(
-                filter(None, [str(fakes), os.environ.get('PYTHONPATH')])))
+        use_redis(tmp_path, monkeypatch, request)
 
     server = start_server(tmp_path, {name: s.text for name, s in files.items()},
                           '--thread-pool-size', '32')
