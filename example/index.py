@@ -15,6 +15,7 @@ DEMOS = [
     ('error.py', 'An error before any output: the 500 page'),
     ('error.py?after=1', 'An error after output has started'),
     ('folder/', 'A folder URL served by its index.py'),
+    ('cgi.py', 'CGI style: the form on sys.stdin, the page on sys.stdout'),
 ]
 
 print('<!DOCTYPE html><title>httpout demo</title>')

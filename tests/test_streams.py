@@ -20,7 +20,9 @@ import json
 import pprint
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -356,3 +358,18 @@ def test_server_stdin_is_never_read_and_streams_are_restored(server):
     # the access log, written to the process's own stdout between requests
     assert '"GET /mixed.py HTTP/1.1" 200' in server.log()
     assert server.get('/outside.py').text == 'StreamSwitch StreamSwitch StreamSwitch\n'
+
+
+def test_example_cgi_page_runs_served_and_as_a_program(tmp_path):
+    example = Path(__file__).resolve().parent.parent / 'example'
+    server = Server(example, [], tmp_path / 'example.log')
+
+    try:
+        served = server.post('/cgi.py', data={'name': '<Ann>'}).text
+    finally:
+        server.stop()
+
+    program = subprocess.run([sys.executable, 'cgi.py'], cwd=example, input='name=%3CAnn%3E\n',
+                             capture_output=True, text=True, check=True).stdout
+    assert '<p>Hello, &lt;Ann&gt;!</p>' in served
+    assert served == program
