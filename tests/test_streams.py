@@ -16,7 +16,6 @@ import concurrent.futures
 import csv
 import hashlib
 import io
-import json
 import pprint
 import socket
 import subprocess
