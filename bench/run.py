@@ -276,6 +276,14 @@ def httpout_cmd(port: int, loop: str, workers: int, threads: int = 0):
     return argv + EXTRA_HTTPOUT_ARGS + [str(DOCROOT)], env
 
 
+def baseline_cmd(port: int, loop: str, workers: int, threads: int = 0):
+    """httpout from another checkout (--baseline), e.g. a git worktree of
+    the commit before a change, to measure the change side by side."""
+    argv, env = httpout_cmd(port, loop, workers, threads)
+    env['PYTHONPATH'] = BASELINE_DIR[0]
+    return [arg for arg in argv if arg not in EXTRA_HTTPOUT_ARGS], env
+
+
 def old_cmd(port: int, loop: str, workers: int, threads: int = 0):
     # -I: isolated, so that neither PYTHONPATH nor the working directory can
     # put this checkout's httpout (same package name) in front of 0.1.1
@@ -299,7 +307,9 @@ TREMOLO_READ64K = Contender('tremolo-64k', 'tremolo route, 64 KiB reads',
 HTTPOUT = Contender('httpout', 'httpout (this checkout)', httpout_cmd)
 OLD = Contender('old', 'httpout %s (PyPI)' % OLD_VERSION, old_cmd)
 PHP = Contender('php', 'php -S (built-in server)', php_cmd, loops=False)
+BASELINE = Contender('baseline', 'httpout (baseline checkout)', baseline_cmd)
 EXTRA_HTTPOUT_ARGS: List[str] = []
+BASELINE_DIR: List[str] = []  # set by --baseline
 
 
 def ensure_old_venv() -> Optional[str]:
@@ -782,10 +792,14 @@ class Bench:
             % (WRK_THREADS, WRK_CONNECTIONS, self.rounds, self.round_seconds))
         for loop in self.loops:
             for workers in (1, 2):
-                specs = [Spec(c, loop, workers) for c in (TREMOLO, HTTPOUT, OLD)]
+                contenders = [TREMOLO, HTTPOUT, OLD] + ([BASELINE] if BASELINE_DIR else [])
+                specs = [Spec(c, loop, workers) for c in contenders]
                 rows = self.wrk_group('hello', specs, '/hello.py', HELLO)
                 for row in rows:
                     self.set_ratio(row, rows[0])
+                if BASELINE_DIR and rows[1].value and rows[-1].value:
+                    rows[1].note('%s of the baseline checkout'
+                                 % fmt_ratio(rows[1].value / rows[-1].value))
         if not shutil.which('php'):
             self.add(Row('hello', PHP.label, '—', '1, 2', result='skipped',
                          notes='`php` is not on the PATH (optional row)'))
@@ -1100,6 +1114,11 @@ def machine_info(args) -> List[str]:
             os.path.relpath(where, REPO) if where.startswith(str(REPO)) else where),
         'contender httpout %s: %s, in %s' % (OLD_VERSION, old_version,
                                            OLD_VENV.relative_to(REPO)),
+    ] + ([
+        'contender baseline: git %s in %s' % (subprocess.run(
+            ['git', '-C', BASELINE_DIR[0], 'rev-parse', '--short', 'HEAD'],
+            capture_output=True, text=True).stdout.strip() or '?', BASELINE_DIR[0]),
+    ] if BASELINE_DIR else []) + [
         'php: %s' % (php or 'not on the PATH'),
         'run: %s; wrk -t%d -c%d, %d interleaved rounds of %d s per row (median), '
         'after a 1 s warm-up; loops %s' % (
@@ -1141,6 +1160,9 @@ def parse_args(argv=None):
                         help='event loops to run each case on (default asyncio,uvloop)')
     parser.add_argument('--httpout-args', default='',
                         help='extra options for the checkout httpout, e.g. "--no-access-log"')
+    parser.add_argument('--baseline', default='',
+                        help='another checkout of httpout (e.g. `git worktree add ../base '
+                        'HEAD~3`) run beside this one in the hello case')
     args = parser.parse_args(argv)
     args.cases = [c.strip() for c in args.cases.split(',') if c.strip()]
     unknown = [c for c in args.cases if c not in ALL_CASES]
@@ -1161,6 +1183,7 @@ def main(argv=None) -> int:
         print('install wrk: sudo apt-get install -y wrk')
         return 1
     EXTRA_HTTPOUT_ARGS[:] = args.httpout_args.split()
+    BASELINE_DIR[:] = [os.path.abspath(args.baseline)] if args.baseline else []
     if 'uvloop' in args.loops:
         try:
             import uvloop  # noqa: F401
