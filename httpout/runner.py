@@ -119,9 +119,16 @@ class Job:
         """print() to the response; with `file=` it is the ordinary print."""
         # one string per call is how pages print, line by line: the fast case
         if (len(args) == 1 and type(args[0]) is str and type(end) is str and
-                file is None and self.websocket is None and not flush):
+                file is None and self.websocket is None and not flush and
+                self._streams is None):
             self.stream.write((args[0] + end).encode())
             return
+
+        if file is None and self._streams is not None and 'stdout' in self._streams.redirected:
+            file = self._streams.redirected['stdout']  # redirect_stdout() applies
+
+            if file is None:  # redirect_stdout(None): print() writes nothing
+                return
 
         if file is not None:
             builtins.print(*args, sep=sep, end=end, file=file, flush=flush)

@@ -16,16 +16,21 @@ Rules owned here (SPEC section 3, "Standard streams"):
 4. Its stderr goes to the server log: one record per line, with the
    request line. A last line without a newline is logged when the script
    ends (`ScriptStreams.close()`).
+5. `contextlib.redirect_stdout()` / `redirect_stderr()` used in a request
+   redirect that request's stream only (for its threads too), and `print()`
+   follows: assigning `sys.stdout` would redirect every request and the
+   server's own log.
 The per-request streams are made at first use, so a page that never
 touches them pays nothing for them.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import sys
 import threading
-from typing import Any, Callable, Optional, TextIO
+from typing import Any, Callable, Dict, Optional, TextIO
 
 from .current import CURRENT
 
@@ -72,6 +77,43 @@ def install_switches() -> None:
 
         if not isinstance(own, StreamSwitch):
             setattr(sys, name, StreamSwitch(name, own))
+
+    _redirect_per_request()
+
+
+_REDIRECTED = object()  # marks a redirection made for a request (rule 5)
+OWN = object()  # a stream not redirected: the request's own
+
+
+def _redirect_per_request() -> None:
+    redirect = contextlib._RedirectStream  # type: ignore[attr-defined]
+    enter, leave = redirect.__enter__, redirect.__exit__
+
+    if getattr(enter, '_httpout', False):
+        return
+
+    def __enter__(self: Any) -> Any:
+        job = CURRENT.get()
+
+        if job is None:
+            return enter(self)
+
+        previous = job.streams.redirect(self._stream, self._new_target)
+        self._old_targets.append((_REDIRECTED, job, previous))
+        return self._new_target
+
+    def __exit__(self: Any, *exc_info: Any) -> None:
+        old = self._old_targets[-1]
+
+        if not (isinstance(old, tuple) and old and old[0] is _REDIRECTED):
+            return leave(self, *exc_info)
+
+        self._old_targets.pop()
+        old[1].streams.redirect(self._stream, old[2])
+
+    __enter__._httpout = True  # type: ignore[attr-defined]
+    redirect.__enter__ = __enter__
+    redirect.__exit__ = __exit__
 
 
 class ResponseBytes(io.BufferedIOBase):
@@ -218,16 +260,24 @@ class ScriptStreams:
         self._stdout: Optional[ResponseText] = None
         self._stdin: Optional[io.TextIOWrapper] = None
         self._stderr: Optional[LogText] = None
+        # stream name -> where contextlib.redirect_*() sends it (rule 5)
+        self.redirected: Dict[str, Any] = {}
 
     @property
-    def stdout(self) -> ResponseText:
+    def stdout(self) -> Any:
+        if 'stdout' in self.redirected:
+            return self.redirected['stdout']
+
         if self._stdout is None:
             self._stdout = ResponseText(self._write, self._flush)
 
         return self._stdout
 
     @property
-    def stdin(self) -> io.TextIOWrapper:
+    def stdin(self) -> Any:
+        if 'stdin' in self.redirected:
+            return self.redirected['stdin']
+
         if self._stdin is None:
             self._stdin = io.TextIOWrapper(io.BufferedReader(RequestBody(self._read_body)),
                                            encoding='utf-8')
@@ -235,11 +285,24 @@ class ScriptStreams:
         return self._stdin
 
     @property
-    def stderr(self) -> LogText:
+    def stderr(self) -> Any:
+        if 'stderr' in self.redirected:
+            return self.redirected['stderr']
+
         if self._stderr is None:
             self._stderr = LogText(self._logger, self._request_line)
 
         return self._stderr
+
+    def redirect(self, name: str, target: Any) -> Any:
+        """Send stream `name` to `target` (OWN: the request's own again);
+        returns where it went before."""
+        previous = self.redirected.pop(name, OWN)
+
+        if target is not OWN:
+            self.redirected[name] = target
+
+        return previous
 
     def close(self) -> None:
         """The script has ended: log what is left of its stderr."""

@@ -372,3 +372,38 @@ def test_example_cgi_page_runs_served_and_as_a_program(tmp_path):
                              capture_output=True, text=True, check=True).stdout
     assert '<p>Hello, &lt;Ann&gt;!</p>' in served
     assert served == program
+
+
+def test_redirect_stdout_captures_for_its_request_only(serve):
+    server = serve({
+        'capture.py': '''
+            import contextlib, io, sys, threading, time
+            buffer = io.StringIO()
+            with contextlib.redirect_stdout(buffer):
+                print('captured print')
+                sys.stdout.write('captured write\\n')
+                help(len)
+                time.sleep(0.3)  # the other page prints meanwhile
+            with contextlib.redirect_stdout(None):
+                print('dropped')
+            with contextlib.redirect_stderr(sys.stdout):
+                print('error text', file=sys.stderr)
+            text = buffer.getvalue()
+            print(text.startswith('captured print\\ncaptured write\\n'), 'len(obj, /)' in text)
+        ''',
+        'other.py': '''
+            import sys, time
+            time.sleep(0.1)
+            print('other page')
+            sys.stdout.write('other write\\n')
+        ''',
+    })
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        capture = pool.submit(server.get, '/capture.py')
+        other = pool.submit(server.get, '/other.py')
+
+        assert other.result().text == 'other page\nother write\n'
+        assert capture.result().text == 'error text\nTrue True\n'
+
+    assert 'captured' not in server.log()
