@@ -1,0 +1,190 @@
+"""What still differs from a standalone program (docs/writing-pages.md).
+
+A page runs inside the server process, beside other pages, so whatever
+belongs to the whole process is shared: os.environ, the working directory,
+sys.argv, file descriptors 0-2 (what a child process inherits), signal
+handlers, and the process itself (os._exit()). Each test shows one of these
+differences against a real server, the way the document describes it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+
+from e2e_util import start_server, wait_for
+
+FILES = {
+    'set_env.py': '''
+        import os
+        from httpout import request
+
+        os.environ['SHOP_MODE'] = request.query['mode'][0]
+        print('set')
+    ''',
+    'get_env.py': '''
+        import json, os
+        print(json.dumps({'SHOP_MODE': os.environ.get('SHOP_MODE'),
+                          'QUERY_STRING': os.environ.get('QUERY_STRING'),
+                          'server': __server__['QUERY_STRING']}))
+    ''',
+    'move.py': '''
+        import os, time
+        from httpout import request
+
+        scratch = request.query['to'][0]
+        os.chdir(scratch)
+        open('moved', 'w').close()  # relative: now inside scratch
+        deadline = time.monotonic() + 10
+        while not os.path.exists('release') and time.monotonic() < deadline:
+            time.sleep(0.01)
+        print(os.getcwd())
+    ''',
+    'cwd.py': '''
+        import os
+        print(os.getcwd())
+    ''',
+    'argv.py': '''
+        import json, sys
+        print(json.dumps(sys.argv))
+    ''',
+    'child.py': '''
+        import subprocess, sys
+        subprocess.run(['echo', 'child-output-not-captured'])
+        done = subprocess.run(['echo', 'child-output-captured'], capture_output=True, text=True)
+        print('page:', done.stdout.strip())
+    ''',
+    'handler.py': '''
+        import signal
+        try:
+            signal.signal(signal.SIGTERM, lambda signum, frame: None)
+        except ValueError as exc:
+            print('ValueError:', exc)
+        print('handler:', signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL)
+    ''',
+    'die.py': '''
+        import os
+        print('this line is never sent')
+        os._exit(3)
+    ''',
+    'slow.py': '''
+        import os, time
+        print('started in', os.getpid(), flush=True)
+        time.sleep(3)
+        print('finished')
+    ''',
+    'pid.py': '''
+        import os
+        print(os.getpid())
+    ''',
+}
+
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory):
+    server = start_server(tmp_path_factory.mktemp('writing'), FILES)
+    yield server
+    server.stop()
+
+
+def test_os_environ_is_the_process_environment(server):
+    """A page that sets os.environ changes it for every later request of the
+    worker; the request's CGI variables are in __server__, not os.environ."""
+    assert server.get('/set_env.py?mode=sale').text == 'set\n'
+    seen = json.loads(server.get('/get_env.py?x=1').text)
+    assert seen == {'SHOP_MODE': 'sale', 'QUERY_STRING': None, 'server': 'x=1'}
+
+
+def test_chdir_is_process_wide_and_set_back(server, tmp_path):
+    """While a page is in another directory, every page is: relative paths
+    in pages running at the same time resolve there. When a page ends (any
+    page), httpout sets the directory back to the document root and logs a
+    warning: the page that moved cannot count on it either."""
+    scratch = tmp_path / 'scratch'
+    scratch.mkdir()
+    result = {}
+    mover = threading.Thread(target=lambda: result.setdefault(
+        'move', server.get('/move.py?to=' + str(scratch))))
+    mover.start()
+    try:
+        assert wait_for((scratch / 'moved').exists, 10)
+        # another page, meanwhile: it starts in move.py's directory ...
+        assert server.get('/cwd.py').text == str(scratch) + '\n'
+    finally:
+        (scratch / 'release').touch()
+        mover.join(15)
+
+    # ... and its end set the directory back, under move.py's feet
+    assert result['move'].text == str(server.root) + '\n'
+    assert server.get('/cwd.py').text == str(server.root) + '\n'
+    assert wait_for(lambda: re.search(r'GET /(cwd|move)\.py\S*: the script changed the '
+                                      'working directory', server.log()), 5), server.log()
+
+
+def test_sys_argv_is_the_servers_command_line(server):
+    argv = json.loads(server.get('/argv.py').text)
+    assert argv[1:] == ['--port', str(server.port), str(server.root)]
+
+
+def test_child_processes_write_to_the_servers_stdout(server):
+    """sys.stdout is the response, but a child process inherits the
+    process's file descriptor 1, the server's own output: capture it."""
+    assert server.get('/child.py').text == 'page: child-output-captured\n'
+    assert wait_for(lambda: 'child-output-not-captured' in server.log(), 5)
+
+
+def test_signal_handlers_belong_to_the_server(serve):
+    """signal.signal() from a page (a worker thread) raises ValueError; the
+    server's own SIGTERM handling stays, and stops it gracefully."""
+    server = serve(FILES)
+    page = server.get('/handler.py')
+    assert page.text == ('ValueError: signal only works in main thread of the main '
+                         'interpreter\nhandler: True\n')
+    assert server.stop(signal.SIGTERM) == 0
+
+
+def test_os_exit_ends_the_whole_worker(serve):
+    """os._exit() in a page ends its worker process at once: the page's own
+    output is lost, the other requests in flight on that worker are cut off,
+    and tremolo starts a new worker, which serves the next requests."""
+    server = serve(FILES)
+    old_pid = int(server.get('/pid.py').text)
+    cut = {}
+
+    def slow() -> None:
+        with httpx.stream('GET', server.url + '/slow.py', timeout=30) as response:
+            cut['head'] = response.status_code
+            try:
+                for chunk in response.iter_text():
+                    cut.setdefault('text', '')
+                    cut['text'] += chunk
+            except httpx.HTTPError as exc:
+                cut['error'] = exc
+
+    reader = threading.Thread(target=slow)
+    reader.start()
+    assert wait_for(lambda: 'text' in cut, 10)
+
+    with pytest.raises(httpx.RemoteProtocolError):  # no response at all
+        httpx.get(server.url + '/die.py', timeout=10)
+    reader.join(15)
+    assert cut['head'] == 200 and cut['text'] == 'started in %d\n' % old_pid
+    assert isinstance(cut['error'], httpx.RemoteProtocolError)  # cut, not finished
+
+    def new_pid():
+        try:
+            return int(httpx.get(server.url + '/pid.py', timeout=5).text)
+        except httpx.HTTPError:  # refused while no worker listens
+            time.sleep(0.1)
+            return None
+
+    pid = wait_for(new_pid, 15)
+    assert pid is not None and pid != old_pid
+    assert 'this line is never sent' not in server.log()
+    assert os.path.exists('/proc/%d' % server.proc.pid)  # the main process stays
