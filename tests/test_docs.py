@@ -60,6 +60,7 @@ class Check:
     contains: Tuple[str, ...] = ()
     method: str = 'GET'
     data: Optional[dict] = None
+    content: Optional[bytes] = None  # a raw body, instead of a form
     error: bool = False  # the document says this request fails (logged)
     headers: Dict[str, str] = field(default_factory=dict)  # expected, substring
 
@@ -79,6 +80,7 @@ CHECKS: Dict[str, List[Check]] = {
         ok('/form.py', '<form method="post">'),
         ok('/form.py', '<p>Hello, Ann &amp; Bob!</p>', method='POST',
            data={'name': 'Ann & Bob'}),
+        ok('/shout.py', 'HELLO, WORLD\nBYE\n', method='POST', content=b'hello, world\nbye\n'),
         ok('/visits.py', 'Visit number 1.', headers={'set-cookie': 'visits=1'}),
         ok('/greet.py', 'Hello, world!'),
         ok('/hits.py', 'to this page in this worker.',
@@ -153,6 +155,26 @@ CHECKS: Dict[str, List[Check]] = {
         ok('/session.py?logout=1', 'Logged out.', headers={'set-cookie': 'Max-Age=0'}),
         ok('/logged.py', 'This visit is in the server log.'),
     ],
+    'writing-pages.md': [
+        ok('/sales.py', 'month,total\r\n2024-01,310\r\n2024-02,295\r\n',
+           headers={'content-type': 'text/csv'}),
+        ok('/status.py', '{"healthy": true, "queue": 3}',
+           headers={'content-type': 'application/json'}),
+        ok('/dot.py', 'PNG', headers={'content-type': 'image/png'}),
+        ok('/contact.py', '<form method="post">'),
+        ok('/contact.py', '<p>Thanks, Ann &amp; Bob.</p>', method='POST',
+           data={'name': 'Ann & Bob'}),
+        ok('/average.py', 'POST some numbers, one a line.'),
+        ok('/average.py', '3 numbers, average 5.83', method='POST', content=b'3\n4.5\n\n10\n'),
+        ok('/stock.py', '<p>tea: 12</p>\n<p>jam: 0</p>\n'),
+        ok('/json.py', '{"page": "json.py", "module": "json"}',
+           headers={'content-type': 'application/json'}),
+        ok('/cart.py', "True\nCart(owner='ann', lines={'tea': 2})\n"),
+        ok('/child.py', '<p>Python 3.'),
+        ok('/no_signals.py', '<p>As expected: signal only works in main thread'),
+        ok('/greet.py', 'Hello, world!'),
+        ok('/greet.py?name=Ann&name=Bob', 'Hello, Ann!\nHello, Bob!\n'),
+    ],
 }
 
 # Tracebacks a document's pages log on purpose, besides script errors.
@@ -162,6 +184,7 @@ LOG_SAYS = {
     'builtins.md': ['countdown served'],
     'globals.md': ['pool ready'],
     'migration.md': ['127.0.0.1 asked for /logged.py'],
+    'writing-pages.md': ['jam is sold out', 'stock.py checked 2 products'],
 }
 # The page a `# serve.py` program is checked with.
 PROGRAM_PAGE = {'getting-started.md': ok('/greet.py?name=Ann', 'Hello, Ann!'),
@@ -270,7 +293,7 @@ def run_check(base_url: str, check: Check) -> Tuple[Check, Optional[str]]:
     """Make the request; return the check and what was wrong, or None."""
     try:
         response = httpx.request(check.method, base_url + check.url, data=check.data,
-                                 timeout=30, follow_redirects=False)
+                                 content=check.content, timeout=30, follow_redirects=False)
     except httpx.HTTPError as exc:
         return check, 'request failed: %r' % exc
 
