@@ -432,8 +432,9 @@ def log_line_with(site: Server, text: str) -> str:
 
 
 def test_log_lines(site):
-    """What scripts write to standard error, log with `logging`, and the
-    errors, go to the server log with their request line."""
+    """What scripts write to standard error, log with `logging`, and print
+    with traceback.print_exc(), and their errors, go to the server log,
+    each line with its request line."""
     for path in ('/debug_prints.py', '/stock.py', '/import_report.py', '/half_report.py'):
         site.get(path)
 
@@ -441,10 +442,12 @@ def test_log_lines(site):
         assert 'GET /debug_prints.py' in log_line_with(site, text)
     for text in ('stock: jam is sold out', 'stock: cake is running low (1 left)'):
         assert 'GET /stock.py' in log_line_with(site, text)
-    # traceback.print_exc() writes to sys.stderr: the whole traceback is logged
-    log_line_with(site, "ValueError: invalid literal for int() with base 10: 'thirty'")
-    assert 'GET /half_report.py' in log_line_with(site, 'GET /half_report.py: script error')
+    for text in ('Traceback (most recent call last):', 'total += int(row)',
+                 "ValueError: invalid literal for int() with base 10: 'thirty'"):
+        assert 'GET /import_report.py' in log_line_with(site, text)
+    log_line_with(site, 'GET /half_report.py: script error')
     log_line_with(site, 'ZeroDivisionError: division by zero')
+    # none of it reached the pages (test_page checks their whole bodies)
 
 
 def test_shadowing_pages_listed_at_start(site):

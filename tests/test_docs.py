@@ -80,7 +80,7 @@ CHECKS: Dict[str, List[Check]] = {
         ok('/form.py', '<form method="post">'),
         ok('/form.py', '<p>Hello, Ann &amp; Bob!</p>', method='POST',
            data={'name': 'Ann & Bob'}),
-        ok('/shout.py', 'HELLO, WORLD\nBYE\n', method='POST', content=b'hello, world\nbye\n'),
+        ok('/upper.py', 'HELLO, WORLD\nBYE\n', method='POST', content=b'hello, world\nbye\n'),
         ok('/visits.py', 'Visit number 1.', headers={'set-cookie': 'visits=1'}),
         ok('/greet.py', 'Hello, world!'),
         ok('/hits.py', 'to this page in this worker.',

@@ -1,8 +1,8 @@
 # A script that is a CGI script from a terminal (headers, a blank line, the
 # body on standard output) and an httpout page on the web.
-try:
+if '__server__' in globals():  # run by httpout
     from httpout import response
-except ImportError:  # python3 cgi_headers.py, or a CGI server
+else:  # python3 cgi_headers.py, or a CGI server
     response = None
 
 

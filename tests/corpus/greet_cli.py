@@ -3,9 +3,9 @@
 # (/greet_cli.py?name=Ann&name=Bob).
 import sys
 
-try:
+if '__server__' in globals():  # run by httpout
     from httpout import request
-except ImportError:  # not under httpout
+else:
     request = None
 
 
