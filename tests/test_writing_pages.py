@@ -18,7 +18,7 @@ import time
 import httpx
 import pytest
 
-from e2e_util import start_server, wait_for
+from e2e_util import children, start_server, wait_for
 
 FILES = {
     'set_env.py': '''
@@ -188,3 +188,17 @@ def test_os_exit_ends_the_whole_worker(serve):
     assert pid is not None and pid != old_pid
     assert 'this line is never sent' not in server.log()
     assert os.path.exists('/proc/%d' % server.proc.pid)  # the main process stays
+
+
+def test_os_exit_with_two_workers_the_other_one_serves(serve):
+    """With --worker-num 2, the requests that come while the dead worker is
+    being replaced go to the other one: none is refused."""
+    server = serve(FILES, '--worker-num', '2')
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.get(server.url + '/die.py', timeout=10)
+    # each on a new connection, at once: none is refused, all are answered
+    # by a live worker
+    answers = [httpx.get(server.url + '/pid.py', timeout=5) for _ in range(20)]
+    assert [a.status_code for a in answers] == [200] * 20
+    live = children(server.proc.pid)
+    assert {int(a.text) for a in answers} <= set(live), live
