@@ -12,6 +12,8 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -125,6 +127,21 @@ def test_chdir_is_process_wide_and_set_back(server, tmp_path):
     assert server.get('/cwd.py').text == str(server.root) + '\n'
     assert wait_for(lambda: re.search(r'GET /(cwd|move)\.py\S*: the script changed the '
                                       'working directory', server.log()), 5), server.log()
+
+
+def test_plain_python_lets_a_page_shadow_the_standard_library(server, tmp_path):
+    """The other way round from httpout: python3 puts the script's folder
+    first on sys.path, so a program beside json.py imports that file."""
+    (tmp_path / 'json.py').write_text("print('this is the page json.py')\n")
+    (tmp_path / 'prog.py').write_text('import json\nprint(hasattr(json, "dumps"))\n')
+    done = subprocess.run([sys.executable, 'prog.py'], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=30)
+    assert done.stdout == 'this is the page json.py\nFalse\n'
+    # served, the same two files: json is the standard library's
+    server.root.joinpath('prog.py').write_text((tmp_path / 'prog.py').read_text())
+    server.root.joinpath('json.py').write_text((tmp_path / 'json.py').read_text())
+    assert server.get('/prog.py').text == 'True\n'
+    assert server.get('/json.py').text == 'this is the page json.py\n'
 
 
 def test_sys_argv_is_the_servers_command_line(server):
