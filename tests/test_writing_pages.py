@@ -56,6 +56,57 @@ FILES = {
         import json, sys
         print(json.dumps(sys.argv))
     ''',
+    'options.py': '''
+        import argparse
+        parser = argparse.ArgumentParser()
+        parser.add_argument('--name', default='world')
+        print('Hello,', parser.parse_args().name)
+    ''',
+    'lines.py': '''
+        import fileinput
+        try:
+            for line in fileinput.input():
+                print('argv line:', line, end='')
+        except OSError as exc:
+            print('fileinput.input():', exc)
+        for line in fileinput.input('-'):
+            print('body line:', line, end='')
+    ''',
+    'capture.py': '''
+        import io, os, sys, time
+        from contextlib import redirect_stdout
+        from httpout import request
+
+        scratch = request.query['dir'][0]
+        buffer = io.StringIO()
+        with redirect_stdout(buffer):
+            print('print() still writes to the page')
+            sys.stdout.write('sys.stdout.write() is redirected\\n')
+            open(os.path.join(scratch, 'redirected'), 'w').close()
+            deadline = time.monotonic() + 10
+            while not os.path.exists(os.path.join(scratch, 'release')) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        print('captured:', repr(buffer.getvalue()))
+    ''',
+    'writer.py': '''
+        import sys
+        sys.stdout.write('from writer.py\\n')
+    ''',
+    'late.py': '''
+        import threading, time
+
+        def later():
+            time.sleep(0.3)
+            print('too late')
+
+        threading.Thread(target=later).start()
+        print('page done')
+    ''',
+    'fatal.py': '''
+        import sys
+        print('<p>Loading the settings...</p>')
+        sys.exit('<p>fatal: no settings file</p>')
+    ''',
     'child.py': '''
         import subprocess, sys
         subprocess.run(['echo', 'child-output-not-captured'])
@@ -147,6 +198,53 @@ def test_plain_python_lets_a_page_shadow_the_standard_library(server, tmp_path):
 def test_sys_argv_is_the_servers_command_line(server):
     argv = json.loads(server.get('/argv.py').text)
     assert argv[1:] == ['--port', str(server.port), str(server.root)]
+
+
+def test_argparse_and_fileinput_read_the_servers_argv(server):
+    page = server.get('/options.py')
+    assert page.status_code == 200 and page.text == ''  # argparse's exit(2): a normal end
+    assert wait_for(lambda: 'GET /options.py: stderr: __main__.py: error: unrecognized '
+                    'arguments: --port %d %s' % (server.port, server.root) in server.log(), 5)
+
+    page = server.post('/lines.py', content=b'one\ntwo\n')
+    assert page.text == ("fileinput.input(): [Errno 2] No such file or directory: '--port'\n"
+                         'body line: one\nbody line: two\n')
+
+
+def test_redirect_stdout_is_process_wide_and_print_is_not_redirected(server, tmp_path):
+    """Inside contextlib.redirect_stdout(), the page's print() still writes
+    to its response, its sys.stdout.write() goes to the buffer, and so does
+    that of every other page running meanwhile."""
+    result = {}
+    holder = threading.Thread(target=lambda: result.setdefault(
+        'capture', server.get('/capture.py?dir=' + str(tmp_path))))
+    holder.start()
+    try:
+        assert wait_for((tmp_path / 'redirected').exists, 10)
+        assert server.get('/writer.py').text == ''  # lost to capture.py's buffer
+    finally:
+        (tmp_path / 'release').touch()
+        holder.join(15)
+
+    # (the server's access log line for writer.py may follow: it too
+    # writes to sys.stdout)
+    assert result['capture'].text.startswith(
+        "print() still writes to the page\n"
+        "captured: 'sys.stdout.write() is redirected\\nfrom writer.py\\n")
+    assert server.get('/writer.py').text == 'from writer.py\n'  # put back
+
+
+def test_a_page_ends_without_waiting_for_its_threads(server):
+    page = server.get('/late.py')
+    assert page.text == 'page done\n'
+    assert wait_for(lambda: 'the response has ended' in server.log(), 5), server.log()
+    assert 'in later\n' in server.log()  # the thread's traceback
+
+
+def test_exit_with_text_writes_it_to_the_page(server):
+    page = server.get('/fatal.py')
+    assert page.status_code == 200
+    assert page.text == '<p>Loading the settings...</p>\n<p>fatal: no settings file</p>'
 
 
 def test_child_processes_write_to_the_servers_stdout(server):
