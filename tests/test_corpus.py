@@ -164,6 +164,14 @@ PAGES: List[Page] = [
                  b'{"price": 1.25, "qty": 1}]}'),
     Page('/json_api.py', b'{"error": "invalid JSON: Expecting value"}', status=400,
          content_type='application/json', method='POST', content=b'nope'),
+    Page('/signup.py',
+         b'{"name":"Ann","age":34,"address":{"city":"Oslo","country":"NO"},'
+         b'"referrals":[{"name":"Bob","age":7,"address":null,"referrals":[]}]}\n',
+         content_type='application/json', method='POST',
+         content=b'{"name": "Ann", "age": "34", "address": {"city": "Oslo"}, '
+                 b'"referrals": [{"name": "Bob", "age": 7}]}'),
+    Page('/signup.py', b'{"errors": 3}\n', status=422, content_type='application/json',
+         method='POST', content=b'{"name": "Ann", "age": "old", "referrals": [{}]}'),
 
     # --- output: pprint, csv, json.dump, writelines, bytes -----------------
     Page('/pprint_page.py',
@@ -188,6 +196,11 @@ PAGES: List[Page] = [
          b'{\n  "healthy": true,\n  "queues": {\n    "emails": 3,\n    "invoices": 0\n'
          b'  },\n  "service": "billing"\n}\n',
          content_type='application/json'),
+    Page('/download.py',
+         b'Minutes of the meeting\n1. Budget: approved\n2. Picnic: Saturday\n',
+         content_type='text/plain; charset=utf-8',
+         headers={'content-disposition': 'attachment; filename="minutes.txt"',
+                  'content-length': '63'}),
     Page('/writelines.py', b'apples    12\npears      7\nplums     31\ntotal     50\n'),
     Page('/mixed_output.py',
          b'1 print\n2 sys.stdout.write\n3 sys.stdout.buffer.write\n4 print, flushed\n'
@@ -387,7 +400,7 @@ def test_guestbook_post_redirect_get(site):
 
 def test_private_folders_are_not_served(site):
     for path in ('/_templates/base.html', '/_templates/products.html',
-                 '/_shop/models.py', '/__globals__.py'):
+                 '/_shop/models.py', '/_files/minutes.txt', '/__globals__.py'):
         assert site.get(path).status_code == 404, path
 
 

@@ -52,6 +52,13 @@ FILES = {
         import os
         print(os.getcwd())
     ''',
+    'prices.txt': 'the prices at the top\n',
+    'shop/prices.txt': 'the prices of the shop\n',
+    'shop/list.py': '''
+        import os
+        print(open('prices.txt').read(), end='')  # relative: to the document root
+        print(open(os.path.join(os.path.dirname(__file__), 'prices.txt')).read(), end='')
+    ''',
     'argv.py': '''
         import json, sys
         print(json.dumps(sys.argv))
@@ -193,6 +200,11 @@ def test_plain_python_lets_a_page_shadow_the_standard_library(server, tmp_path):
     server.root.joinpath('json.py').write_text((tmp_path / 'json.py').read_text())
     assert server.get('/prog.py').text == 'True\n'
     assert server.get('/json.py').text == 'this is the page json.py\n'
+
+
+def test_relative_paths_start_at_the_document_root(server):
+    """Not at the page's folder, as `cd shop && python3 list.py` would."""
+    assert server.get('/shop/list.py').text == 'the prices at the top\nthe prices of the shop\n'
 
 
 def test_sys_argv_is_the_servers_command_line(server):
