@@ -269,6 +269,7 @@ PAGES: List[Page] = [
 
     # --- stderr, logging, tracebacks (their log lines: test_log_lines) -----
     Page('/debug_prints.py', b'<p>3 items</p>\n'),
+    Page('/legacy_api.py', b'<p>1 USD = 0.92 EUR</p>\n'),
     Page('/stock.py', b'<p>tea: 12</p>\n<p>cake: 1</p>\n<p>jam: 0</p>\n'),
     Page('/import_report.py',
          b'<p>Row 3 skipped: ValueError: invalid literal for int() with base 10: '
@@ -448,7 +449,8 @@ def test_log_lines(site):
     """What scripts write to standard error, log with `logging`, and print
     with traceback.print_exc(), and their errors, go to the server log,
     each line with its request line."""
-    for path in ('/debug_prints.py', '/stock.py', '/import_report.py', '/half_report.py'):
+    for path in ('/debug_prints.py', '/stock.py', '/import_report.py', '/half_report.py',
+                 '/legacy_api.py'):
         site.get(path)
 
     for text in ('debug_prints: got 3 items', 'debug_prints: written with sys.stderr.write'):
@@ -458,6 +460,8 @@ def test_log_lines(site):
     for text in ('Traceback (most recent call last):', 'total += int(row)',
                  "ValueError: invalid literal for int() with base 10: 'thirty'"):
         assert 'GET /import_report.py' in log_line_with(site, text)
+    assert 'GET /legacy_api.py' in log_line_with(
+        site, 'DeprecationWarning: fetch_rates() is deprecated, use rates()')
     log_line_with(site, 'GET /half_report.py: script error')
     log_line_with(site, 'ZeroDivisionError: division by zero')
     # none of it reached the pages (test_page checks their whole bodies)

@@ -109,6 +109,11 @@ FILES = {
         threading.Thread(target=later).start()
         print('page done')
     ''',
+    'debugger.py': '''
+        total = 41
+        breakpoint()
+        print('not reached', total + 1)
+    ''',
     'fatal.py': '''
         import sys
         print('<p>Loading the settings...</p>')
@@ -251,6 +256,60 @@ def test_a_page_ends_without_waiting_for_its_threads(server):
     assert page.text == 'page done\n'
     assert wait_for(lambda: 'the response has ended' in server.log(), 5), server.log()
     assert 'in later\n' in server.log()  # the thread's traceback
+
+
+def test_breakpoint_talks_to_the_page_and_quits_at_the_end_of_the_body(server):
+    """pdb prompts on sys.stdout (the page) and reads sys.stdin (the body):
+    at its end the debugger quits, and BdbQuit is the page's error."""
+    page = server.get('/debugger.py')
+    assert page.status_code == 200  # the prompt was output: the status stands
+    assert page.text.startswith('> %s(3)<module>()\n' % (server.root / 'debugger.py'))
+    assert "-> print('not reached', total + 1)\n(Pdb) " in page.text
+    assert 'not reached 42' not in page.text
+    assert wait_for(lambda: 'GET /debugger.py: script error' in server.log(), 5)
+    assert 'bdb.BdbQuit' in server.log()
+
+
+def test_logging_configuration_is_the_workers(serve):
+    """logging.basicConfig() in a page configures the root logger of the
+    whole worker: from then on every page's info() is logged, and the
+    server's own records, which reach the root logger too, twice. A logger
+    of the site's own, set up in __globals__.py, logs each record once."""
+    server = serve({
+        '__globals__.py': '''
+            import logging
+            site_log = logging.getLogger('site')
+            site_log.addHandler(logging.StreamHandler())
+            site_log.setLevel(logging.INFO)
+        ''',
+        'shop.py': '''
+            import logging
+            logging.getLogger('site.shop').info('shop.py says %s', 'hello')
+            print('done')
+        ''',
+        'setup.py': '''
+            import logging
+            logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+            print('configured')
+        ''',
+        'quiet.py': '''
+            import logging
+            logging.getLogger('quiet').info('quiet.py says %s', 'hello')
+            print('done')
+        ''',
+    })
+    assert server.get('/quiet.py').text == 'done\n'
+    assert server.get('/shop.py').text == 'done\n'
+    assert wait_for(lambda: 'shop.py says hello' in server.log(), 5)
+    assert server.log().count('shop.py says hello') == 1
+    assert server.get('/setup.py').text == 'configured\n'
+    assert server.get('/quiet.py').text == 'done\n'
+    lines = wait_for(lambda: [line for line in server.log().splitlines()
+                              if 'quiet.py says hello' in line], 5)
+    # one request's record, once through the page's stderr and once more
+    # through the root handler as the server logs that stderr line
+    assert len(lines) == 2, server.log()
+    assert all('GET /quiet.py' in line for line in lines), lines
 
 
 def test_exit_with_text_writes_it_to_the_page(server):
