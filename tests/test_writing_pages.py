@@ -1,10 +1,16 @@
 """What still differs from a standalone program (docs/writing-pages.md).
 
 A page runs inside the server process, beside other pages, so whatever
-belongs to the whole process is shared: os.environ, the working directory,
-sys.argv, file descriptors 0-2 (what a child process inherits), signal
-handlers, and the process itself (os._exit()). Each test shows one of these
-differences against a real server, the way the document describes it.
+belongs to the whole process is shared: os.environ, the working directory
+(relative paths start at the document root), sys.argv (argparse,
+fileinput), the standard streams as objects (redirect_stdout), the logging
+configuration, file descriptors 0-2 (what a child process inherits), signal
+handlers, and the process itself (os._exit()). And a page is not a process:
+it ends without waiting for its threads, pdb talks to the page, exit('text')
+writes to it. Each test shows one of these differences against a real
+server, the way the document describes it; the last one, a page that
+replaces sys.stdout for good, shows what must not happen to the pages after
+it.
 """
 from __future__ import annotations
 
