@@ -3,7 +3,7 @@
 A page runs inside the server process, beside other pages, so whatever
 belongs to the whole process is shared: os.environ, the working directory
 (relative paths start at the document root), sys.argv (argparse,
-fileinput), the standard streams as objects (redirect_stdout), the logging
+fileinput), the standard streams as objects (sys.stdout = ...), the logging
 configuration, file descriptors 0-2 (what a child process inherits), signal
 handlers, and the process itself (os._exit()). And a page is not a process:
 it ends without waiting for its threads, pdb talks to the page, exit('text')
@@ -87,18 +87,20 @@ FILES = {
     ''',
     'capture.py': '''
         import io, os, sys, time
-        from contextlib import redirect_stdout
         from httpout import request
 
         scratch = request.query['dir'][0]
         buffer = io.StringIO()
-        with redirect_stdout(buffer):
+        saved, sys.stdout = sys.stdout, buffer  # capture, the old way
+        try:
             print('print() still writes to the page')
             sys.stdout.write('sys.stdout.write() is redirected\\n')
             open(os.path.join(scratch, 'redirected'), 'w').close()
             deadline = time.monotonic() + 10
             while not os.path.exists(os.path.join(scratch, 'release')) and time.monotonic() < deadline:
                 time.sleep(0.01)
+        finally:
+            sys.stdout = saved
         print('captured:', repr(buffer.getvalue()))
     ''',
     'writer.py': '''
@@ -234,10 +236,11 @@ def test_argparse_and_fileinput_read_the_servers_argv(server):
                          'body line: one\nbody line: two\n')
 
 
-def test_redirect_stdout_is_process_wide_and_print_is_not_redirected(server, tmp_path):
-    """Inside contextlib.redirect_stdout(), the page's print() still writes
-    to its response, its sys.stdout.write() goes to the buffer, and so does
-    that of every other page running meanwhile."""
+def test_assigning_sys_stdout_is_process_wide(server, tmp_path):
+    """`sys.stdout = buffer` (not contextlib.redirect_stdout(), which is
+    the request's own): the page's sys.stdout.write() goes to the buffer,
+    and so does that of every other page running meanwhile; the page's
+    print() still writes to its response."""
     result = {}
     holder = threading.Thread(target=lambda: result.setdefault(
         'capture', server.get('/capture.py?dir=' + str(tmp_path))))
