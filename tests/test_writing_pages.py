@@ -8,9 +8,7 @@ configuration, file descriptors 0-2 (what a child process inherits), signal
 handlers, and the process itself (os._exit()). And a page is not a process:
 it ends without waiting for its threads, pdb talks to the page, exit('text')
 writes to it. Each test shows one of these differences against a real
-server, the way the document describes it; the last one, a page that
-replaces sys.stdout for good, shows what must not happen to the pages after
-it.
+server, the way the document describes it.
 """
 from __future__ import annotations
 
