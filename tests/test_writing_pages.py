@@ -12,6 +12,7 @@ server, the way the document describes it.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -20,6 +21,8 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
+from typing import Iterator
 
 import httpx
 import pytest
@@ -40,16 +43,23 @@ FILES = {
                           'QUERY_STRING': os.environ.get('QUERY_STRING'),
                           'server': __server__['QUERY_STRING']}))
     ''',
-    'move.py': '''
+    '_hold.py': '''
         import os, time
-        from httpout import request
 
-        scratch = request.query['to'][0]
-        os.chdir(scratch)
-        open('moved', 'w').close()  # relative: now inside scratch
-        deadline = time.monotonic() + 10
-        while not os.path.exists('release') and time.monotonic() < deadline:
-            time.sleep(0.01)
+        def hold(folder):
+            """Tell the test this page got here, and wait for its go."""
+            open(os.path.join(folder, 'held'), 'w').close()
+            deadline = time.monotonic() + 10
+            while not os.path.exists(os.path.join(folder, 'release')) and time.monotonic() < deadline:
+                time.sleep(0.01)
+    ''',
+    'move.py': '''
+        import os
+        from httpout import request
+        from _hold import hold
+
+        os.chdir(request.query['dir'][0])
+        hold('.')  # relative: now the folder it moved to
         print(os.getcwd())
     ''',
     'cwd.py': '''
@@ -84,19 +94,16 @@ FILES = {
             print('body line:', line, end='')
     ''',
     'capture.py': '''
-        import io, os, sys, time
+        import io, sys
         from httpout import request
+        from _hold import hold
 
-        scratch = request.query['dir'][0]
         buffer = io.StringIO()
         saved, sys.stdout = sys.stdout, buffer  # capture, the old way
         try:
             print('print() still writes to the page')
             sys.stdout.write('sys.stdout.write() is redirected\\n')
-            open(os.path.join(scratch, 'redirected'), 'w').close()
-            deadline = time.monotonic() + 10
-            while not os.path.exists(os.path.join(scratch, 'release')) and time.monotonic() < deadline:
-                time.sleep(0.01)
+            hold(request.query['dir'][0])
         finally:
             sys.stdout = saved
         print('captured:', repr(buffer.getvalue()))
@@ -157,6 +164,23 @@ FILES = {
 }
 
 
+@contextlib.contextmanager
+def holding(server, url: str, folder: Path) -> Iterator[dict]:
+    """Request `url` (a page that calls `hold(folder)`) on a thread of its
+    own. Inside the block the page is held; after it, the dict has the
+    page's response."""
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.setdefault(
+        'response', server.get(url + '?dir=' + str(folder))))
+    thread.start()
+    try:
+        assert wait_for((folder / 'held').exists, 10)
+        yield result
+    finally:
+        (folder / 'release').touch()
+        thread.join(15)
+
+
 @pytest.fixture(scope='module')
 def server(tmp_path_factory):
     server = start_server(tmp_path_factory.mktemp('writing'), FILES)
@@ -177,22 +201,12 @@ def test_chdir_is_process_wide_and_set_back(server, tmp_path):
     in pages running at the same time resolve there. When a page ends (any
     page), httpout sets the directory back to the document root and logs a
     warning: the page that moved cannot count on it either."""
-    scratch = tmp_path / 'scratch'
-    scratch.mkdir()
-    result = {}
-    mover = threading.Thread(target=lambda: result.setdefault(
-        'move', server.get('/move.py?to=' + str(scratch))))
-    mover.start()
-    try:
-        assert wait_for((scratch / 'moved').exists, 10)
+    with holding(server, '/move.py', tmp_path) as move:
         # another page, meanwhile: it starts in move.py's directory ...
-        assert server.get('/cwd.py').text == str(scratch) + '\n'
-    finally:
-        (scratch / 'release').touch()
-        mover.join(15)
+        assert server.get('/cwd.py').text == str(tmp_path) + '\n'
 
     # ... and its end set the directory back, under move.py's feet
-    assert result['move'].text == str(server.root) + '\n'
+    assert move['response'].text == str(server.root) + '\n'
     assert server.get('/cwd.py').text == str(server.root) + '\n'
     assert wait_for(lambda: re.search(r'GET /(cwd|move)\.py\S*: the script changed the '
                                       'working directory', server.log()), 5), server.log()
@@ -239,20 +253,12 @@ def test_assigning_sys_stdout_is_process_wide(server, tmp_path):
     the request's own): the page's sys.stdout.write() goes to the buffer,
     and so does that of every other page running meanwhile; the page's
     print() still writes to its response."""
-    result = {}
-    holder = threading.Thread(target=lambda: result.setdefault(
-        'capture', server.get('/capture.py?dir=' + str(tmp_path))))
-    holder.start()
-    try:
-        assert wait_for((tmp_path / 'redirected').exists, 10)
+    with holding(server, '/capture.py', tmp_path) as capture:
         assert server.get('/writer.py').text == ''  # lost to capture.py's buffer
-    finally:
-        (tmp_path / 'release').touch()
-        holder.join(15)
 
     # (the server's access log line for writer.py may follow: it too
     # writes to sys.stdout)
-    assert result['capture'].text.startswith(
+    assert capture['response'].text.startswith(
         "print() still writes to the page\n"
         "captured: 'sys.stdout.write() is redirected\\nfrom writer.py\\n")
     assert server.get('/writer.py').text == 'from writer.py\n'  # put back
