@@ -3,7 +3,8 @@
 `tests/corpus/` is a document root of its own: pages written the way people
 write Python scripts and CGI programs (standard streams, pprint, csv, json,
 Pillow, Jinja2 templates in a private `_templates/`, sqlite3, dataclasses,
-pickle, logging, threads, asyncio.run(), subprocess, Server-Sent Events),
+pickle, pydantic, logging, threads, asyncio.run(), subprocess, file
+downloads, Server-Sent Events),
 pages named like standard-library modules (`json.py`, `email.py`,
 `calendar.py`, `test.py`), and a `__globals__.py` with request and response
 middleware. Each page's response is checked whole: status, content type,
@@ -202,6 +203,7 @@ PAGES: List[Page] = [
          headers={'content-disposition': 'attachment; filename="minutes.txt"',
                   'content-length': '63'}),
     Page('/writelines.py', b'apples    12\npears      7\nplums     31\ntotal     50\n'),
+    Page('/weather.py', 'Zürich: 12 °C\n東京: 18 °C\nReykjavík: -3 °C\n'.encode()),
     Page('/mixed_output.py',
          b'1 print\n2 sys.stdout.write\n3 sys.stdout.buffer.write\n4 print, flushed\n'
          b'5 bytes: caf\xc3\xa9\n6 text: caf\xc3\xa9\n7-print-with-sep\n'),
@@ -330,6 +332,7 @@ PROGRAMS = {
     'report.py': [], 'multiplication.py': [], 'pprint_page.py': [], 'motd.py': [],
     'letter.py': [], 'writelines.py': [], 'async_main.py': [], 'inventory.py': [],
     'enums.py': [], 'cart.py': [], 'shapes.py': [], 'typed.py': [], 'orders.py': [],
+    'weather.py': [],
     'greet_cli.py': ['Ann', 'Bob'],
 }
 

@@ -8,7 +8,9 @@ configuration, file descriptors 0-2 (what a child process inherits), signal
 handlers, and the process itself (os._exit()). And a page is not a process:
 it ends without waiting for its threads, pdb talks to the page, exit('text')
 writes to it. Each test shows one of these differences against a real
-server, the way the document describes it.
+server, the way the document describes it. The last one, a page that
+replaces sys.stdout for good, shows what must not happen to the pages after
+it.
 """
 from __future__ import annotations
 
@@ -401,3 +403,27 @@ def test_os_exit_with_two_workers_the_other_one_serves(serve):
     assert [a.status_code for a in answers] == [200] * 20
     live = children(server.proc.pid)
     assert {int(a.text) for a in answers} <= set(live), live
+
+
+def test_a_page_that_replaces_sys_stdout_leaves_later_pages_working(serve):
+    """The Python 2 era idiom of forcing UTF-8 output: sys.stdout replaced by
+    a wrapper of its buffer, for good. The page's output arrives whole, as
+    python3 would flush it at exit, and the pages after it still write to
+    their own responses."""
+    server = serve({
+        'utf8.py': '''
+            import io, sys
+            sys.stdout = io.TextIOWrapper(sys.stdout.buffer, encoding='utf-8')
+            sys.stdout.write('written to the wrapper\\n')
+            print('printed')
+        ''',
+        'after.py': '''
+            import sys
+            sys.stdout.write('text of after.py\\n')
+            sys.stdout.buffer.write(b'bytes of after.py\\n')
+        ''',
+    })
+    page = server.get('/utf8.py')
+    assert sorted(page.text.splitlines()) == ['printed', 'written to the wrapper']
+    for _ in range(3):
+        assert server.get('/after.py').text == 'text of after.py\nbytes of after.py\n'
