@@ -42,7 +42,7 @@ from .output import ClientDisconnected, FlushClock, HTTPWriter, OutputStream
 from .request import Request, TrustedProxies, build_environ
 from .response import Response
 from .router import Script
-from .streams import ScriptStreams
+from .streams import ScriptStreams, restore_switches
 from .threads import ScriptThreads, raise_in_thread
 from .websocket import websocket_for
 
@@ -432,6 +432,12 @@ class ScriptRunner:
                                     'it is set back to the document root',
                                     self.request_line(job))
                 os.chdir(self.document_root)
+
+            for name in restore_switches():
+                self.logger.warning('%s: the script replaced sys.%s for the whole '
+                                    'process; it is put back (contextlib.redirect_%s() '
+                                    'redirects one request only)',
+                                    self.request_line(job), name, name)
 
             if not job.pending:
                 job.stream.hold()

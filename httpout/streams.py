@@ -25,16 +25,17 @@ touches them pays nothing for them.
 """
 from __future__ import annotations
 
+import codecs
 import contextlib
 import io
 import logging
 import sys
 import threading
-from typing import Any, Callable, Dict, Optional, TextIO
+from typing import Any, Callable, Dict, List, Optional, TextIO
 
 from .current import CURRENT
 
-__all__ = ('ScriptStreams', 'StreamSwitch', 'install_switches')
+__all__ = ('ScriptStreams', 'StreamSwitch', 'install_switches', 'restore_switches')
 
 STREAM_NAMES = ('stdout', 'stdin', 'stderr')
 
@@ -71,14 +72,39 @@ class StreamSwitch:
         return '<httpout %s: %r>' % (self._name, self._target())
 
 
+_SWITCHES: Dict[str, StreamSwitch] = {}
+
+
 def install_switches() -> None:
     for name in STREAM_NAMES:
         own = getattr(sys, name)
 
         if not isinstance(own, StreamSwitch):
-            setattr(sys, name, StreamSwitch(name, own))
+            _SWITCHES[name] = StreamSwitch(name, own)
+            setattr(sys, name, _SWITCHES[name])
 
     _redirect_per_request()
+
+
+def restore_switches() -> List[str]:
+    """Put back the switches a script replaced (`sys.stdout = ...` changes
+    every request's stream, and the server's own log); what the replacement
+    holds is flushed first, as a program's exit would. Returns the names."""
+    replaced = []
+
+    for name, switch in _SWITCHES.items():
+        stream = getattr(sys, name)
+
+        if stream is not switch:
+            replaced.append(name)
+            setattr(sys, name, switch)
+
+            try:
+                stream.flush()
+            except Exception:  # closed, or not a stream at all: nothing to keep
+                pass
+
+    return replaced
 
 
 _REDIRECTED = object()  # marks a redirection made for a request (rule 5)
@@ -144,6 +170,8 @@ class ResponseText(io.TextIOBase):
         self._write = write
         self._flush = flush
         self._buffer = ResponseBytes(write, flush)
+        self._encoding = 'utf-8'
+        self._errors = 'strict'
 
     @property
     def buffer(self) -> ResponseBytes:  # type: ignore[override]
@@ -151,11 +179,22 @@ class ResponseText(io.TextIOBase):
 
     @property
     def encoding(self) -> str:
-        return 'utf-8'
+        return self._encoding
 
     @property
     def errors(self) -> str:
-        return 'strict'
+        return self._errors
+
+    def reconfigure(self, *, encoding: Optional[str] = None, errors: Optional[str] = None,
+                    **_buffering: Any) -> None:
+        """As `io.TextIOWrapper.reconfigure()`; console scripts often start
+        with `sys.stdout.reconfigure(encoding='utf-8')`. Newline and
+        buffering settings change nothing: no text waits here."""
+        if encoding is not None:
+            self._encoding = codecs.lookup(encoding).name  # LookupError if unknown
+            self._errors = errors or 'strict'
+        elif errors is not None:
+            self._errors = errors
 
     @property
     def line_buffering(self) -> bool:
@@ -168,7 +207,7 @@ class ResponseText(io.TextIOBase):
         if not isinstance(text, str):
             raise TypeError('write() argument must be str, not %s' % type(text).__name__)
 
-        self._write(text.encode('utf-8'))
+        self._write(text.encode(self._encoding, self._errors))
         return len(text)
 
     def flush(self) -> None:
