@@ -427,3 +427,4 @@ def test_a_page_that_replaces_sys_stdout_leaves_later_pages_working(serve):
     assert sorted(page.text.splitlines()) == ['printed', 'written to the wrapper']
     for _ in range(3):
         assert server.get('/after.py').text == 'text of after.py\nbytes of after.py\n'
+    assert 'GET /utf8.py: the script replaced sys.stdout' in server.log()
