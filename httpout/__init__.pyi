@@ -9,8 +9,8 @@ import concurrent.futures
 from types import ModuleType
 from typing import Any, Coroutine, Dict, Optional, TypeVar
 
-from .request import Request
-from .response import Response
+from .requests import Request
+from .responses import Response
 from .server import HTTPOut as HTTPOut
 
 _T = TypeVar('_T')

@@ -572,7 +572,7 @@ def main(argv: Optional[list[str]] = None) -> None:
 def warn_shadowing(options: Options) -> None:
     """Name, once, the files a worker could never import (json.py...); the
     workers then keep quiet about them."""
-    from .modules import shadowing_files
+    from .imports import shadowing_files
     from .server import shadowing_warning
 
     files = shadowing_files(os.path.realpath(options.document_root))

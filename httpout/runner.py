@@ -17,7 +17,7 @@ request middleware set; once it has written, flushed or not, its status,
 headers and output stand, the traceback is appended with --debug and the
 connection is closed. Either way the traceback is logged with the request
 line. The script's thread runs with `current.CURRENT` set to its job, which
-is how its standard streams (streams.py) and `sys.modules` (modules.py)
+is how its standard streams (streams.py) and `sys.modules` (imports.py)
 find the request. `exit()` ends a script
 normally: `exit('text')` writes the text, `exit(0)` writes nothing.
 """
@@ -37,14 +37,14 @@ from tremolo.exceptions import HTTPException
 
 from .current import CURRENT
 from .errors import debug_fragment, debug_page, error_page, refusal_page
-from .modules import CodeCache, Scope
+from .imports import CodeCache, Scope
 from .output import ClientDisconnected, FlushClock, HTTPWriter, OutputStream
-from .request import Request, TrustedProxies, build_environ
-from .response import Response
+from .requests import Request, TrustedProxies, build_environ
+from .responses import Response
 from .router import Script
 from .streams import ScriptStreams, restore_switches
 from .threads import ScriptThreads, raise_in_thread
-from .websocket import websocket_for
+from .websockets import websocket_for
 
 __all__ = ('ExecutionTimeExceeded', 'ScriptRunner')
 

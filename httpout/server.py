@@ -27,9 +27,9 @@ from . import current, streams
 from .accesslog import AccessLog
 from .errors import debug_page, error_page, refusal_page
 from .middleware import adapt_middlewares
-from .modules import CodeCache, Importer, Scope, shadowing_files
+from .imports import CodeCache, Importer, Scope, shadowing_files
 from .output import HTTPWriter
-from .request import TrustedProxies
+from .requests import TrustedProxies
 from .router import Redirect, Refusal, Script, StaticFile, resolve
 from .runner import ScriptRunner
 from .static import send_static

@@ -12,7 +12,7 @@ import os
 import pytest
 from tremolo.exceptions import BadRequest
 
-from httpout.request import decode_chunked, multipart_pieces
+from httpout.requests import decode_chunked, multipart_pieces
 
 BOUNDARY = b'----httpout-test'
 FILES = [os.urandom(150000) + b'\r\n--' + BOUNDARY[:-1] + b'\r', b'', b'\r\n', 'héllo'.encode()]

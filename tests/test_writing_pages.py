@@ -428,3 +428,25 @@ def test_a_page_that_replaces_sys_stdout_leaves_later_pages_working(serve):
     for _ in range(3):
         assert server.get('/after.py').text == 'text of after.py\nbytes of after.py\n'
     assert 'GET /utf8.py: the script replaced sys.stdout' in server.log()
+
+
+def test_importing_request_tells_the_server_from_a_terminal(serve, tmp_path):
+    """`try: from httpout import request` fails outside the server, even
+    where httpout is installed (its own modules have other names)."""
+    page = '''
+        try:
+            from httpout import request
+            where = 'server ' + request.query['who'][0]
+        except ImportError:
+            where = 'terminal'
+        print(where)
+    '''
+    server = serve({'where.py': page})
+    program = tmp_path / 'alone' / 'where.py'
+    program.parent.mkdir()
+    program.write_text((server.root / 'where.py').read_text())
+
+    assert server.get('/where.py?who=web').text == 'server web\n'
+    done = subprocess.run([sys.executable, str(program)], cwd=program.parent,
+                          capture_output=True, text=True, check=True)
+    assert done.stdout == 'terminal\n'
