@@ -255,6 +255,13 @@ OPTIONS: tuple[Option, ...] = (
            'Seconds to let in-flight requests finish after SIGTERM. '
            'Tremolo\'s default is 30', metavar='SECONDS'),
     Option('--no-ws', None, 'ws', 'Disable WebSocket upgrades', const=False),
+    Option('--compress', None, 'compress',
+           'Compress pages too (gzip; br, zstd if installed) for clients that '
+           'ask. Off by default: see docs/security.md on BREACH'),
+    Option('--no-compress', None, 'compress',
+           'Send nothing compressed, not even the precompressed siblings of '
+           'static files (style.css.gz), which are sent by default',
+           const=False),
     Option('--client-max-body-size', integer(), 'client_max_body_size',
            'Largest request body accepted. Tremolo\'s default is 2 MiB',
            metavar='BYTES'),
@@ -339,6 +346,7 @@ def parse_args(argv: Sequence[str]) -> Options:
 
     Raises UsageError, whose message is a single line, for bad input."""
     given: dict[str, Any] = {}
+    given_as: dict[str, str] = {}  # dest: the option that gave it
     positional: list[str] = []
     args = list(argv)
     i = 0
@@ -381,6 +389,10 @@ def parse_args(argv: Sequence[str]) -> Options:
         if option.dest == 'action':
             # --help / --version win over anything that follows
             return Options(action=value)
+
+        if given_as.setdefault(option.dest, name) != name:
+            # opposite flags (--compress, --no-compress): one would be ignored
+            raise UsageError('%s cannot be used with %s' % (name, given_as[option.dest]))
 
         given[option.dest] = value
 

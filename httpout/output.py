@@ -25,8 +25,9 @@ Theory of operation
   `ClientDisconnected`, which ends the script and frees its thread.
 
 `HTTPWriter` is the wire underneath: it renders the head from the response
-state, frames the body (Content-Length, chunked, or until close) and waits
-for the transport to drain.
+state, codes the body when given a `PageCoding` (compression.py decides
+which responses and how), frames it (Content-Length, chunked, or until
+close) and waits for the transport to drain.
 """
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ import contextvars
 import threading
 import time
 from typing import List, Optional, Set, Tuple, Union
+
+from .compression import Encoder, PageCoding
 
 __all__ = ('ClientDisconnected', 'FlushClock', 'HTTPWriter', 'OutputStream')
 
@@ -63,7 +66,8 @@ class HTTPWriter:
     """
 
     def __init__(self, protocol, request, response,
-                 high_water: int = 256 * 1024) -> None:
+                 high_water: int = 256 * 1024,
+                 coding: Optional[PageCoding] = None) -> None:
         self._protocol = protocol
         self._request = request  # tremolo's HTTPRequest
         self._tremolo_response = response  # and its HTTPResponse
@@ -75,6 +79,8 @@ class HTTPWriter:
         self._drained: Optional[asyncio.Future] = None
         self._chunked = False
         self._has_body = True
+        self._coding = coding
+        self._encoder: Optional[Encoder] = None
         self.started = False
         self.body_bytes = 0  # for the access log
         protocol.set_watermarks(high=high_water, low=high_water // 4)
@@ -91,6 +97,10 @@ class HTTPWriter:
         self.started = True  # first, so that nobody starts a second head
         self.seal()
         await self._run_response_middleware()
+
+        if self._coding is not None:
+            body, content_length = self._encode_first(self._coding, body, content_length)
+
         head = self._render_head(content_length)
         self._tremolo_response.headers_sent(True)
         await self._write(head, *self._frame(body))
@@ -108,6 +118,25 @@ class HTTPWriter:
                 '%s %s %s: response middleware error',
                 request.client[0] if isinstance(request.client, tuple) else '-',
                 request.method.decode('latin-1'), request.url.decode('latin-1'))
+
+    def _encode_first(self, coding: PageCoding, body: Union[bytes, bytearray],
+                      content_length: Optional[int]
+                      ) -> Tuple[Union[bytes, bytearray], Optional[int]]:
+        """Code the first body bytes if the response is to be compressed: the
+        whole body when its length is known, else the start of a stream."""
+        response = self._tremolo_response
+        content_type = response.headers.get(b'content-type', [response.content_type])[0]
+        encoder = coding.choose(self._request, response, content_type, content_length)
+
+        if encoder is None:
+            return body, content_length
+
+        if content_length is not None:
+            body = encoder.finish(body)
+            return body, len(body)
+
+        self._encoder = encoder
+        return encoder.compress(body), None
 
     def _render_head(self, content_length: Optional[int]) -> bytes:
         request = self._request
@@ -178,7 +207,23 @@ class HTTPWriter:
         if not self.started:
             await self.start(None, data)
         elif data:
+            if self._encoder is not None:
+                data = self._encoder.compress(data)
+
             await self._write(*self._frame(data))
+
+    async def sendfile(self, file, count: int) -> bool:
+        """Send the first `count` bytes of `file` as the body of a head sent
+        with that Content-Length, by the loop's sendfile (zero-copy where
+        the loop and transport allow). False if the file had fewer."""
+        transport = self._transport()
+
+        if not self._has_body:  # response middleware made it a 304 or 204
+            return True
+
+        sent = await self._protocol.loop.sendfile(transport, file, 0, count)
+        self.body_bytes += sent
+        return sent == count
 
     async def _drain(self) -> None:
         # tremolo's protocol resolves events['send'] from resume_writing(),
@@ -210,7 +255,11 @@ class HTTPWriter:
 
         if not self.started:
             await self.start(len(last), last)
-        elif self._chunked:
+            last = b''
+        elif self._encoder is not None:
+            last = self._encoder.finish(last)
+
+        if self._chunked:
             await self._write(*self._frame(last), b'0\r\n\r\n')
         elif last:
             await self._write(*self._frame(last))

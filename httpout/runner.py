@@ -35,6 +35,7 @@ from typing import Any, List, Optional, Set
 
 from tremolo.exceptions import HTTPException
 
+from .compression import PageCoding
 from .current import CURRENT
 from .errors import debug_fragment, debug_page, error_page, refusal_page
 from .imports import CodeCache, Scope
@@ -85,7 +86,7 @@ class Job:
         # what request middleware set stays on an error page (SPEC section 7)
         self.middleware_headers = {name: list(values)
                                    for name, values in response.headers.items()}
-        self.writer = HTTPWriter(protocol, request, response)
+        self.writer = HTTPWriter(protocol, request, response, coding=runner.page_coding)
         self.stream = OutputStream(self.loop, self.writer)
         self.response = Response(response, self.writer, self.stream)
         self.websocket = websocket_for(request, response, runner.websocket_enabled)
@@ -290,7 +291,8 @@ class ScriptRunner:
                  thread_pool_size: int, debug: bool, logger: logging.Logger,
                  globals_module: Any, trusted_proxies: TrustedProxies,
                  websocket_enabled: bool, software: str,
-                 code_cache: CodeCache, max_execution_time: float = 0) -> None:
+                 code_cache: CodeCache, max_execution_time: float = 0,
+                 page_coding: Optional[PageCoding] = None) -> None:
         self.app = app
         self.loop = loop
         self.loop_thread = threading.get_ident()  # built on the loop's thread
@@ -303,6 +305,7 @@ class ScriptRunner:
         self.software = software
         self.code_cache = code_cache
         self.max_execution_time = max_execution_time
+        self.page_coding = page_coding  # None: pages are sent uncompressed
         self.threads = ScriptThreads(thread_pool_size)
         self.flush_clock = FlushClock(loop)
 

@@ -25,6 +25,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 from . import __version__
 from . import current, streams
 from .accesslog import AccessLog
+from .compression import PageCoding
 from .errors import debug_page, error_page, refusal_page
 from .middleware import adapt_middlewares
 from .imports import CodeCache, Importer, Scope, shadowing_files
@@ -32,7 +33,7 @@ from .output import HTTPWriter
 from .requests import TrustedProxies
 from .router import Redirect, Refusal, Script, StaticFile, resolve
 from .runner import ScriptRunner
-from .static import send_static
+from .static import SIBLINGS, StaticOptions, send_static
 
 __all__ = ('HTTPOut',)
 
@@ -45,7 +46,9 @@ class HTTPOut:
     Options read from `app.run(...)`: `document_root` (default: the working
     directory), `directory_index` (default `['index.py', 'index.html']`),
     `debug`, `thread_pool_size` (16), `ws`, `trusted_proxies`,
-    `max_execution_time` (0: off), `access_log`, `client_max_body_size`.
+    `max_execution_time` (0: off), `access_log`, `client_max_body_size`,
+    `compress` (absent: static files' precompressed siblings only; True:
+    pages too; False: nothing is sent compressed; see docs/compression.md).
     """
 
     def __init__(self, app: Any) -> None:
@@ -58,6 +61,7 @@ class HTTPOut:
         self.max_body_size = 0
         self.draining = False  # a stop signal came: no new requests
         self.access_log: Optional[AccessLog] = None
+        self.static_options = StaticOptions()
 
         async def handle(request, response, **_):
             await self._handle(request, response)
@@ -108,6 +112,11 @@ class HTTPOut:
         adapt_middlewares(self.app)
         self._stop_accepting_on_signals(worker['loop'])
 
+        compress = options.get('compress')  # None: static siblings only (BREACH)
+        self.static_options = StaticOptions(
+            codings=tuple(SIBLINGS) if compress is not False else (),
+            # tremolo applies its --download-rate in its send queue only
+            zero_copy='download_rate' not in options)
         self.max_body_size = options.get('client_max_body_size', 2 * 1048576)
         self.trusted_proxies = TrustedProxies(options.get('trusted_proxies', ()))
         wants_access_log = (options.get('access_log', True) and
@@ -122,6 +131,7 @@ class HTTPOut:
             websocket_enabled=options.get('ws', True),
             software='httpout/%s' % __version__, code_cache=code_cache,
             max_execution_time=options.get('max_execution_time', 0),
+            page_coding=PageCoding() if compress is True else None,
         )
         self.logger.info('httpout %s: document root %s', __version__, self.document_root)
 
@@ -210,7 +220,7 @@ class HTTPOut:
             size: Optional[int] = await self.runner.run(route, request, response,
                                                         request.protocol)
         elif isinstance(route, StaticFile):
-            size = await send_static(route, request, response)
+            size = await send_static(route, request, response, self.static_options)
         elif isinstance(route, Redirect):
             location = route.location
 
