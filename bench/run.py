@@ -46,7 +46,7 @@ OLD_VENV = BENCH / ('.venv-httpout-%s' % OLD_VERSION)
 OLD_PYTHON = OLD_VENV / 'bin' / 'python'
 
 ALL_CASES = ('hello', 'import', 'blocking', 'async-sleep', 'large', 'static',
-             'memory')
+             'compression', 'memory')
 HELLO = b'Hello, World!\n'
 LARGE_LINES = 100_000            # docroot/large.py: 10,000,000 bytes
 LARGE100_LINES = 1_000_000       # docroot/large100.py: 100,000,000 bytes
@@ -57,6 +57,8 @@ NOISY = 0.3                      # cores of other work that make a round retried
 WRK_CONNECTIONS = 32
 MB = 1_000_000
 MIB = 1024 * 1024
+STATIC_FILES = {'static64k.txt': 64 * 1024, 'static1m.txt': MIB}
+CODINGS = ('gzip', 'br', 'zstd')  # Accept-Encoding of the compression rows
 
 
 # --- small helpers ----------------------------------------------------------
@@ -107,10 +109,10 @@ def make_fixtures() -> None:
     parts.append('\n\ndef hello():\n    return "Hello, World!"\n')
     write_if_changed(DOCROOT / 'bigmod300.py', ''.join(parts).encode())
 
-    # a 64 KiB static file
+    # static files of 64 KiB and 1 MiB
     line = b'0123456789abcdef' * 4 + b'\n'   # 65 bytes
-    data = (line * (65536 // len(line) + 1))[:65536]
-    write_if_changed(DOCROOT / 'static64k.txt', data)
+    for name, size in STATIC_FILES.items():
+        write_if_changed(DOCROOT / name, (line * (size // len(line) + 1))[:size])
 
     # what docroot/large.py prints, as a file for the reference's sendfile
     write_if_changed(DOCROOT / 'large10m.txt', large_bytes(LARGE_LINES))
@@ -266,11 +268,12 @@ def tremolo_read64k_cmd(port: int, loop: str, workers: int, threads: int = 0):
     return argv + ['--static-read-size', '65536'], env
 
 
-def httpout_cmd(port: int, loop: str, workers: int, threads: int = 0):
+def httpout_cmd(port: int, loop: str, workers: int, threads: int = 0,
+                options: Tuple[str, ...] = ()):
     env = clean_env()
     env['PYTHONPATH'] = str(REPO)   # this checkout, whatever is installed
     argv = [sys.executable, '-m', 'httpout', '--port', str(port),
-            '--loop', loop, '--worker-num', str(workers)]
+            '--loop', loop, '--worker-num', str(workers), *options]
     if threads:
         argv += ['--thread-pool-size', str(threads)]
     return argv + EXTRA_HTTPOUT_ARGS + [str(DOCROOT)], env
@@ -282,6 +285,13 @@ def baseline_cmd(port: int, loop: str, workers: int, threads: int = 0):
     argv, env = httpout_cmd(port, loop, workers, threads)
     env['PYTHONPATH'] = BASELINE_DIR[0]
     return [arg for arg in argv if arg not in EXTRA_HTTPOUT_ARGS], env
+
+
+def httpout_with(*options: str) -> Callable[..., Tuple[List[str], Dict[str, str]]]:
+    """The checkout's httpout started with `options`."""
+    def build(port: int, loop: str, workers: int, threads: int = 0):
+        return httpout_cmd(port, loop, workers, threads, options)
+    return build
 
 
 def old_cmd(port: int, loop: str, workers: int, threads: int = 0):
@@ -305,6 +315,12 @@ TREMOLO = Contender('tremolo', 'tremolo route (reference)', tremolo_cmd)
 TREMOLO_READ64K = Contender('tremolo-64k', 'tremolo route, 64 KiB reads',
                             tremolo_read64k_cmd)
 HTTPOUT = Contender('httpout', 'httpout (this checkout)', httpout_cmd)
+# --download-rate keeps static files on tremolo's read path (64 KiB reads on
+# its executor), the path every static file took before zero-copy
+HTTPOUT_READS = Contender('httpout-reads', 'httpout, read path (--download-rate)',
+                          httpout_with('--download-rate', '1048576'))
+HTTPOUT_COMPRESS = Contender('httpout-compress', 'httpout --compress',
+                             httpout_with('--compress'))
 OLD = Contender('old', 'httpout %s (PyPI)' % OLD_VERSION, old_cmd)
 PHP = Contender('php', 'php -S (built-in server)', php_cmd, loops=False)
 BASELINE = Contender('baseline', 'httpout (baseline checkout)', baseline_cmd)
@@ -349,6 +365,26 @@ def simple_get(port: int, path: str, timeout: float = 10.0):
         return resp.status, dict(resp.getheaders()), resp.read()
     finally:
         conn.close()
+
+
+def wire_note(port: int, path: str, headers: Dict[str, str]) -> str:
+    """What one response takes on the wire (head and body, as sent) when
+    the request carries `headers`, and its Content-Encoding."""
+    request = ['GET %s HTTP/1.1' % path, 'Host: 127.0.0.1:%d' % port, 'Connection: close']
+    request += ['%s: %s' % item for item in headers.items()]
+    data = bytearray()
+    with socket.create_connection(('127.0.0.1', port), 10) as sock:
+        sock.sendall(('\r\n'.join(request) + '\r\n\r\n').encode('latin-1'))
+        while True:
+            piece = sock.recv(65536)
+            if not piece:
+                break
+            data += piece
+    head = bytes(data).partition(b'\r\n\r\n')[0].decode('latin-1').lower()
+    coding = re.search(r'^content-encoding:\s*(\S+)', head, re.M)
+    return '%s: %s bytes on the wire, %s' % (
+        '; '.join('%s: %s' % item for item in headers.items()), fmt_num(len(data)),
+        coding.group(1) if coding else 'identity')
 
 
 @dataclass
@@ -451,10 +487,13 @@ class Wrk:
 
 
 def run_wrk(port: int, path: str, duration: float,
-            connections: int = WRK_CONNECTIONS, threads: int = WRK_THREADS) -> Wrk:
+            connections: int = WRK_CONNECTIONS, threads: int = WRK_THREADS,
+            headers: Optional[Dict[str, str]] = None) -> Wrk:
     argv = ['wrk', '-t%d' % threads, '-c%d' % connections,
-            '-d%ds' % max(1, round(duration)), '--latency', '--timeout', '5s',
-            'http://127.0.0.1:%d%s' % (port, path)]
+            '-d%ds' % max(1, round(duration)), '--latency', '--timeout', '5s']
+    for name, value in (headers or {}).items():
+        argv += ['-H', '%s: %s' % (name, value)]
+    argv.append('http://127.0.0.1:%d%s' % (port, path))
     result = Wrk()
     try:
         done = subprocess.run(argv, capture_output=True, text=True,
@@ -691,9 +730,12 @@ class Bench:
 
     def wrk_group(self, case: str, specs: List[Spec], path: str, expected: bytes,
                   connections: int = WRK_CONNECTIONS,
-                  rounds: Optional[int] = None) -> List[Optional[Row]]:
+                  rounds: Optional[int] = None,
+                  headers: Optional[Dict[str, str]] = None) -> List[Optional[Row]]:
         """wrk against each contender, in interleaved rounds; the median round
-        counts. Returns rows in the order of specs (None: it failed)."""
+        counts. Returns rows in the order of specs (None: it failed). With
+        `headers`, wrk sends them, and each row notes the bytes one response
+        takes on the wire with them."""
         rows: List[Optional[Row]] = [None] * len(specs)
         with contextlib.ExitStack() as stack:
             live = self.start_group(stack, case, specs, path, expected)
@@ -722,7 +764,7 @@ class Bench:
                         if attempt:
                             wait_for_quiet(self.quiet_wait / 4)
                         meter = CpuMeter()
-                        w = run_wrk(server.port, path, seconds, connections)
+                        w = run_wrk(server.port, path, seconds, connections, headers=headers)
                         load = meter.foreign_cores()
                         if w.error:
                             failed[id(spec)] = w.error + ': ' + server.log_tail()
@@ -739,8 +781,11 @@ class Bench:
                     rows[specs.index(spec)] = None
                     self.error_row(case, spec, ServerError(failed[id(spec)]))
                     continue
-                rows[specs.index(spec)] = self.wrk_row(case, spec, server, path, expected,
-                                                       runs[id(spec)], loads[id(spec)])
+                row = self.wrk_row(case, spec, server, path, expected,
+                                   runs[id(spec)], loads[id(spec)])
+                if headers:
+                    row.note(wire_note(server.port, path, headers))
+                rows[specs.index(spec)] = row
         return rows
 
     def wrk_row(self, case, spec, server, path, expected, runs: List[Wrk],
@@ -842,21 +887,49 @@ class Bench:
                         '; target ≥ 0.9×' if row.contender == HTTPOUT.label else ''))
 
     def case_static(self) -> None:
-        expected = (DOCROOT / 'static64k.txt').read_bytes()
-        log('static: /static64k.txt (64 KiB), wrk -t%d -c%d' % (WRK_THREADS, WRK_CONNECTIONS))
+        for name in STATIC_FILES:
+            self.static_rows('/' + name)
+
+    def static_rows(self, path: str) -> None:
+        expected = (DOCROOT / path.lstrip('/')).read_bytes()
+        log('static: %s (%d bytes), wrk -t%d -c%d'
+            % (path, len(expected), WRK_THREADS, WRK_CONNECTIONS))
         for loop in self.loops:
-            # httpout reads 64 KiB at a time; the second route does too, so
-            # that httpout's own cost shows beside the target's ratio
-            specs = [Spec(c, loop, 1) for c in (TREMOLO, TREMOLO_READ64K, HTTPOUT, OLD)]
-            rows = self.wrk_group('static', specs, '/static64k.txt', expected)
+            # the second route reads 64 KiB at a time, as httpout's read path
+            # does, so that httpout's own cost shows beside the target's ratio;
+            # the read path itself is the httpout of before zero-copy
+            specs = [Spec(c, loop, 1)
+                     for c in (TREMOLO, TREMOLO_READ64K, HTTPOUT, HTTPOUT_READS, OLD)]
+            rows = self.wrk_group('static', specs, path, expected)
             for row in rows:
                 self.set_ratio(row, rows[0])
-            httpout, same_reads = rows[2], rows[1]
-            if httpout is not None:
-                httpout.note('target ≥ 0.9× tremolo sendfile')
-                if same_reads is not None and httpout.value and same_reads.value:
-                    httpout.note('%s of the route with 64 KiB reads'
-                                 % fmt_ratio(httpout.value / same_reads.value))
+            same_reads, httpout, read_path = rows[1], rows[2], rows[3]
+            if httpout is None:
+                continue
+            httpout.note('%s; target ≥ 0.9× tremolo sendfile' % path)
+            for other, what in ((same_reads, 'the route with 64 KiB reads'),
+                                (read_path, 'the read path')):
+                if other is not None and httpout.value and other.value:
+                    httpout.note('%s of %s' % (fmt_ratio(httpout.value / other.value), what))
+            httpout.note('target ≥ %s the read path'
+                         % ('1.5×' if len(expected) >= MIB else '1.0×'))
+
+    def case_compression(self) -> None:
+        """A 30 KB HTML page asked for with each coding: req/s and bytes on
+        the wire, httpout's default (pages uncompressed) against --compress."""
+        path = '/table.py'
+        # the page does not read the request: python runs it as it is
+        expected = subprocess.run([sys.executable, str(DOCROOT / 'table.py')],
+                                  capture_output=True, check=True, timeout=30).stdout
+        log('compression: %s (%d bytes of HTML), wrk -t%d -c%d'
+            % (path, len(expected), WRK_THREADS, WRK_CONNECTIONS))
+        for loop in self.loops:
+            for coding in CODINGS:
+                specs = [Spec(HTTPOUT, loop, 1), Spec(HTTPOUT_COMPRESS, loop, 1)]
+                rows = self.wrk_group('compression', specs, path, expected,
+                                      headers={'Accept-Encoding': coding})
+                for row in rows:
+                    self.set_ratio(row, rows[0])
 
     def case_blocking(self) -> None:
         log('blocking: %d concurrent /sleep.py (time.sleep(1)), --thread-pool-size %d'
@@ -1015,6 +1088,7 @@ class Bench:
         runners = {'hello': self.case_hello, 'import': self.case_import,
                    'blocking': self.case_blocking, 'async-sleep': self.case_async_sleep,
                    'large': self.case_large, 'static': self.case_static,
+                   'compression': self.case_compression,
                    'memory': self.case_memory}
         for case in cases:
             started = time.monotonic()

@@ -25,7 +25,6 @@ def main() -> None:
     parser.add_argument('--static-read-size', type=int, default=16384)
     args = parser.parse_args()
 
-    static_path = os.path.join(os.path.abspath(args.docroot), 'static64k.txt')
     large_path = os.path.join(os.path.abspath(args.docroot), 'large10m.txt')
     app = Application()
 
@@ -57,10 +56,17 @@ def main() -> None:
                                 content_type=b'text/html; charset=utf-8')
 
     # tremolo's own sendfile path, with the type httpout gives a .txt file
-    @app.route('/static64k.txt')
-    async def static(response, **server):
-        await response.sendfile(static_path, buffer_size=args.static_read_size,
-                                content_type=b'text/plain; charset=utf-8')
+    def static_route(name):
+        path = os.path.join(os.path.abspath(args.docroot), name)
+
+        async def static(response, **server):
+            await response.sendfile(path, buffer_size=args.static_read_size,
+                                    content_type=b'text/plain; charset=utf-8')
+
+        app.add_route(static, '/' + name)
+
+    for name in ('static64k.txt', 'static1m.txt'):
+        static_route(name)
 
     app.run(host=args.host, port=args.port, worker_num=args.worker_num,
             loop=args.loop, server_name='tremolo',
