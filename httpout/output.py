@@ -37,6 +37,7 @@ import threading
 import time
 from typing import List, Optional, Set, Tuple, Union
 
+from . import zerocopy
 from .compression import Encoder, PageCoding
 
 __all__ = ('ClientDisconnected', 'FlushClock', 'HTTPWriter', 'OutputStream')
@@ -214,14 +215,15 @@ class HTTPWriter:
 
     async def sendfile(self, file, count: int) -> bool:
         """Send the first `count` bytes of `file` as the body of a head sent
-        with that Content-Length, by the loop's sendfile (zero-copy where
-        the loop and transport allow). False if the file had fewer."""
-        transport = self._transport()
+        with that Content-Length, zero-copy (zerocopy.py; the writer must
+        have been made with high_water 0, so that the head has left the
+        transport's buffer). False if the file had fewer bytes."""
+        self._transport()  # raises if the client is gone
 
         if not self._has_body:  # response middleware made it a 304 or 204
             return True
 
-        sent = await self._protocol.loop.sendfile(transport, file, 0, count)
+        sent = await zerocopy.sendfile(self._protocol, file, count)
         self.body_bytes += sent
         return sent == count
 

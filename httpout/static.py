@@ -18,24 +18,23 @@ Rules owned here:
   are never URLs of their own: `.gz`, `.br` and `.zst` are not in the
   router's allow-list, so `/style.css.gz` is 403. Nothing is compressed on
   the fly: see docs/compression.md. `--no-compress` turns siblings off.
-- The body: on plain TCP with asyncio's selector loop, a whole non-empty
-  file goes from the page cache to the socket with
-  the loop's `sendfile()` (`os.sendfile`), never through Python buffers.
-  Everything else (TLS, uvloop, whose loop has no sendfile, byte ranges,
-  smaller files, or a `--download-rate` the user set, which only tremolo's
+- The body: on plain TCP, with asyncio's loop or uvloop, a whole non-empty
+  file goes from the page cache to the socket with `os.sendfile`, never
+  through Python buffers (zerocopy.py). Everything else (TLS, byte ranges,
+  an empty file, or a `--download-rate` the user set, which only tremolo's
   send queue applies) is tremolo's `sendfile()`, the same path a bare
   tremolo route would use, reading READ_SIZE bytes at a time; it also
   answers `Range`, `If-Range` and 206/416.
 """
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from typing import List, Optional, Tuple
 
+from . import zerocopy
 from .compression import acceptable, add_vary, compressible
 from .output import ClientDisconnected, HTTPWriter
 from .router import StaticFile
@@ -168,30 +167,29 @@ async def send_static(file: StaticFile, request, response,
     return 0
 
 
-def _head_writer(st: os.stat_result, media_type: str, request, response) -> HTTPWriter:
+def _head_writer(st: os.stat_result, media_type: str, request, response,
+                 high_water: int = 256 * 1024) -> HTTPWriter:
     """A writer for a head with the file's entity headers, as tremolo's
     sendfile would send them."""
     response.set_header(b'Last-Modified', formatdate(st.st_mtime, usegmt=True).encode())
     response.set_content_type(media_type)
     response.set_header(b'Accept-Ranges', b'bytes')
-    return HTTPWriter(request.protocol, request, response)
+    return HTTPWriter(request.protocol, request, response, high_water)
 
 
 def _zero_copy(request, st: os.stat_result, options: StaticOptions) -> bool:
-    """Can this body go out with the loop's sendfile? Only on asyncio's
-    selector loop (uvloop's sendfile raises NotImplementedError), only on
-    plain TCP (TLS must encrypt in Python), and not for byte ranges, which
-    are tremolo's to parse."""
-    protocol = request.protocol
+    """Can this body go out with os.sendfile (zerocopy.py)? Not for byte
+    ranges, which are tremolo's to parse, nor an empty file."""
     return (options.zero_copy and st.st_size >= ZERO_COPY_MIN and
-            isinstance(protocol.loop, asyncio.SelectorEventLoop) and
-            protocol.transport.get_extra_info('sslcontext') is None and
+            zerocopy.available(request.protocol) and
             not (request.version == b'1.1' and b'range' in request.headers))
 
 
 async def _send_zero_copy(path: str, st: os.stat_result, media_type: str,
                           request, response) -> Optional[int]:
-    writer = _head_writer(st, media_type, request, response)
+    # a high-water mark of 0: start() returns once the head has left the
+    # transport's buffer, and the body follows it on the socket
+    writer = _head_writer(st, media_type, request, response, high_water=0)
 
     try:
         with open(path, 'rb') as body:

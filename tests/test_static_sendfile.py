@@ -1,6 +1,6 @@
 """Zero-copy static files (issue 12, part 3): on plain TCP with asyncio's
-loop, a file's body goes to the socket with os.sendfile; TLS, uvloop and
---download-rate keep tremolo's path. Ranges, HEAD and conditional requests
+loop or uvloop, a file's body goes to the socket with os.sendfile; TLS,
+byte ranges and --download-rate keep tremolo's path. Ranges, HEAD and conditional requests
 answer as before on every path.
 
 Which path a response took is seen from inside the real server: the
@@ -14,6 +14,7 @@ import ssl
 import struct
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -94,9 +95,13 @@ def test_empty_file(plain):
 
 
 def test_keepalive_after_sendfile(plain):
+    check_keepalive(plain)
+
+
+def check_keepalive(server) -> None:
     """Two files and a page on one connection: each response is framed
     right, and the connection stays usable after the zero-copy body."""
-    with socket.create_connection(('127.0.0.1', plain.port), 10) as sock:
+    with socket.create_connection(('127.0.0.1', server.port), 10) as sock:
         for path, expected in (('/big.txt', BIG), ('/small.css', None), ('/big.txt', BIG)):
             sock.sendall(b'GET %s HTTP/1.1\r\nHost: x\r\n\r\n' % path.encode())
             data = bytearray()
@@ -134,10 +139,52 @@ def test_range_head_and_304_take_the_old_path(plain):
 
 
 def test_client_that_leaves_mid_file(plain):
+    check_client_that_leaves(plain)
+
+
+def test_pipelined_requests(plain):
+    check_pipelined(plain)
+
+
+def check_pipelined(server) -> None:
+    """Two requests sent at once: the second is answered after the first
+    body, whole, on the same connection."""
+    with socket.create_connection(('127.0.0.1', server.port), 10) as sock:
+        sock.sendall(b'GET /big.txt HTTP/1.1\r\nHost: x\r\n\r\n'
+                     b'GET /small.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+        data = bytearray()
+        while True:
+            piece = sock.recv(1 << 20)
+            if not piece:
+                break
+            data += piece
+    first = RawResponse(bytes(data))
+    assert first.status == 200 and first.body == BIG
+    second = RawResponse(first.rest[len(BIG):])
+    assert second.status == 200 and second.body == b'a { color: red; }\n'
+
+
+def test_concurrent_clients_get_whole_files(plain):
+    check_concurrent(plain)
+
+
+def check_concurrent(server) -> None:
+    """16 keep-alive clients at once, 8 files each: no body is cut, mixed
+    with another or followed by stray bytes."""
+    def client(_):
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            return [http.get('/big.txt').content == BIG for _ in range(8)]
+
+    with ThreadPoolExecutor(16) as pool:
+        results = [ok for oks in pool.map(client, range(16)) for ok in oks]
+    assert results == [True] * 128
+
+
+def check_client_that_leaves(server) -> None:
     """A client that stops reading and resets the connection: the server
     stops sending, logs no error, and serves the next request."""
-    before = sent(plain)
-    sock = socket.create_connection(('127.0.0.1', plain.port), 10)
+    before = sent(server)
+    sock = socket.create_connection(('127.0.0.1', server.port), 10)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     sock.sendall(b'GET /huge.txt HTTP/1.1\r\nHost: x\r\n\r\n')
     assert sock.recv(100).startswith(b'HTTP/1.1 200 OK')
@@ -146,20 +193,28 @@ def test_client_that_leaves_mid_file(plain):
     sock.close()  # an RST
     time.sleep(0.3)
 
-    assert raw_get(plain.port, '/small.css').status == 200
-    assert 0 < sent(plain) - before < HUGE_SIZE
-    assert 'Traceback' not in plain.log()
+    assert raw_get(server.port, '/small.css').status == 200
+    assert 0 < sent(server) - before < HUGE_SIZE
+    assert 'Traceback' not in server.log()
 
 
 # --- the paths that keep tremolo's sendfile ---------------------------------
 
-def test_uvloop_keeps_the_read_path(tmp_path):
+def test_uvloop_too(tmp_path):
+    """uvloop has no loop.sendfile: the body goes by os.sendfile on a
+    duplicate of the socket's descriptor; ranges keep tremolo's path."""
     server = start_server(tmp_path, FILES, '--loop', 'uvloop')
+    (server.root / 'huge.txt').write_bytes(b'h' * HUGE_SIZE)
     try:
         assert raw_get(server.port, '/big.txt').body == BIG
+        assert sent(server) == len(BIG)
         part = raw_get(server.port, '/big.txt', headers={'Range': 'bytes=-10'})
         assert part.status == 206 and part.body == BIG[-10:]
-        assert sent(server) == 0
+        assert sent(server) == len(BIG)
+        check_keepalive(server)
+        check_pipelined(server)
+        check_concurrent(server)
+        check_client_that_leaves(server)
     finally:
         server.stop()
 
