@@ -13,8 +13,7 @@ FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    HTTPOUT_HEALTH_PATH=/
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Extras to install with the package, e.g. --build-arg EXTRAS=uvloop
 # (then run with --loop uvloop).
@@ -44,13 +43,14 @@ USER httpout:httpout
 
 EXPOSE 8000
 
-# Healthy when the server answers HTTP at all: any status below 500 (a
-# document root without an index page gives 404 for /, which is fine).
-# Point HTTPOUT_HEALTH_PATH at a cheap URL, e.g. a static file, if / runs
-# an expensive script.
+# Healthy when httpout's --health-path answers 200: no script runs for it
+# and no file is read, so it is cheap at any interval, and it answers 503
+# once the server stops (docs/operations.md).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import http.client,os;c=http.client.HTTPConnection('127.0.0.1',8000,timeout=4);c.request('GET',os.environ.get('HTTPOUT_HEALTH_PATH','/'));raise SystemExit(c.getresponse().status>=500)"]
+    CMD ["python", "-c", "import http.client;c=http.client.HTTPConnection('127.0.0.1',8000,timeout=4);c.request('GET','/healthz');raise SystemExit(c.getresponse().status!=200)"]
 
 # Exec form: httpout is PID 1 and receives SIGTERM from `docker stop`
 # directly; it lets in-flight requests finish (--shutdown-timeout).
-ENTRYPOINT ["python", "-m", "httpout", "--host", "0.0.0.0", "--port", "8000", "/srv/www"]
+# SIGHUP (`docker kill -s HUP`) restarts the workers one after another,
+# e.g. after a change to __globals__.py.
+ENTRYPOINT ["python", "-m", "httpout", "--host", "0.0.0.0", "--port", "8000", "--health-path", "/healthz", "/srv/www"]

@@ -3,7 +3,7 @@
     python bench/cost.py [--seconds 5] [--loop asyncio] [--path /hello.py]
 
 Starts the bare tremolo route and httpout (with its default pool of 16
-script threads, and with one) on /hello.py (or --path: any page of
+script threads, the same with --metrics-path, and with one thread) on /hello.py (or --path: any page of
 bench/docroot/ that tremolo_app.py also answers, e.g. /static64k.txt),
 drives each with the same wrk
 load as bench/run.py, and reads from /proc how much CPU each server's worker
@@ -93,6 +93,7 @@ def main(argv=None) -> int:
     contenders = [
         ('tremolo route (reference)', bench.tremolo_cmd, 0),
         ('httpout, 16 script threads', bench.httpout_cmd, 16),
+        ('httpout --metrics-path, 16 script threads', bench.HTTPOUT_METRICS.build, 16),
         ('httpout, 1 script thread', bench.httpout_cmd, 1),
     ]
     print('CPU per request of %s, wrk -t2 -c32 for %g s, loop %s, 1 worker; '

@@ -321,6 +321,9 @@ HTTPOUT_READS = Contender('httpout-reads', 'httpout, read path (--download-rate)
                           httpout_with('--download-rate', '1048576'))
 HTTPOUT_COMPRESS = Contender('httpout-compress', 'httpout --compress',
                              httpout_with('--compress'))
+# the cost of --metrics-path (issue 11: at most 5% on hello), side by side
+HTTPOUT_METRICS = Contender('httpout-metrics', 'httpout --metrics-path',
+                            httpout_with('--metrics-path', '/metrics'))
 OLD = Contender('old', 'httpout %s (PyPI)' % OLD_VERSION, old_cmd)
 PHP = Contender('php', 'php -S (built-in server)', php_cmd, loops=False)
 BASELINE = Contender('baseline', 'httpout (baseline checkout)', baseline_cmd)
@@ -837,12 +840,17 @@ class Bench:
             % (WRK_THREADS, WRK_CONNECTIONS, self.rounds, self.round_seconds))
         for loop in self.loops:
             for workers in (1, 2):
-                contenders = [TREMOLO, HTTPOUT, OLD] + ([BASELINE] if BASELINE_DIR else [])
+                contenders = ([TREMOLO, HTTPOUT, HTTPOUT_METRICS, OLD] +
+                              ([BASELINE] if BASELINE_DIR else []))
                 specs = [Spec(c, loop, workers) for c in contenders]
                 rows = self.wrk_group('hello', specs, '/hello.py', HELLO)
                 for row in rows:
                     self.set_ratio(row, rows[0])
-                if BASELINE_DIR and rows[1].value and rows[-1].value:
+                plain, metered = rows[1], rows[2]
+                if plain is not None and metered is not None and plain.value and metered.value:
+                    metered.note('%s of httpout without metrics; limit ≥ 0.95×'
+                                 % fmt_ratio(metered.value / plain.value))
+                if BASELINE_DIR and rows[1] and rows[-1] and rows[1].value and rows[-1].value:
                     rows[1].note('%s of the baseline checkout'
                                  % fmt_ratio(rows[1].value / rows[-1].value))
         if not shutil.which('php'):

@@ -153,6 +153,32 @@ def loop_name(raw: str) -> str:
     return raw
 
 
+def log_format(raw: str) -> str:
+    from .logs import LOG_FORMATS
+
+    if raw not in LOG_FORMATS:
+        raise ValueError('it must be one of ' + ', '.join(LOG_FORMATS))
+    return raw
+
+
+def positive_number(raw: str) -> float:
+    value = number(raw)
+
+    if value <= 0:
+        raise ValueError('it must be a number > 0')
+    return value
+
+
+def url_path(raw: str) -> str:
+    """An absolute URL path such as '/healthz', of the characters the
+    router allows (SPEC section 2), matched exactly, without a query."""
+    if not raw.startswith('/') or not raw.strip('/'):
+        raise ValueError('it must be a path such as "/metrics"')
+    if any(not (c.isascii() and (c.isalnum() or c in '_-./')) for c in raw) or '..' in raw:
+        raise ValueError('only A-Z a-z 0-9 _ - . / are allowed')
+    return raw
+
+
 def port_number(raw: str) -> int:
     return integer(0, 65535)(raw)
 
@@ -222,7 +248,7 @@ OPTIONS: tuple[Option, ...] = (
            'by commas: "127.0.0.1:8000", ":8001" (127.0.0.1), "[::1]:8000" '
            'or a Unix socket path "/tmp/httpout.sock"', metavar='ADDR[,ADDR]'),
     Option('--worker-num', integer(None), 'worker_num',
-           'Number of worker processes; they share the port. '
+           'Number of worker processes; they share one listening socket. '
            '0: run in the main process; negative: one per CPU', 1,
            metavar='N'),
     Option('--thread-pool-size', integer(1), 'thread_pool_size',
@@ -247,6 +273,9 @@ OPTIONS: tuple[Option, ...] = (
     Option('--log-fmt', text, 'log_fmt',
            'Python logging format, e.g. "%(asctime)s %(message)s"',
            metavar='FORMAT'),
+    Option('--log-format', log_format, 'log_format',
+           '"text", or "json" for one JSON object per line in the access '
+           'and error logs', 'text', metavar='FORMAT'),
     Option('--loop', loop_name, 'loop',
            'Event loop: a module ("asyncio", "uvloop") or a class '
            '("asyncio.SelectorEventLoop"). Tremolo\'s default is asyncio',
@@ -270,6 +299,18 @@ OPTIONS: tuple[Option, ...] = (
            0.0, metavar='SECONDS'),
     Option('--no-access-log', None, 'access_log',
            'Do not log each request', const=False),
+    Option('--health-path', url_path, 'health_path',
+           'Answer 200 at this URL path (503 while stopping), for load '
+           'balancers; no script runs', metavar='PATH'),
+    Option('--metrics-path', url_path, 'metrics_path',
+           'Serve Prometheus metrics at this URL path, to loopback and '
+           '--trusted-proxy addresses only', metavar='PATH'),
+    Option('--slow-log', positive_number, 'slow_log',
+           'Log the stack of a script still running after this many '
+           'seconds', metavar='SECONDS'),
+    Option('--reload', None, 'reload',
+           'Development: restart the workers when __globals__.py or a '
+           'module it imports changes (SIGHUP does it at any time)'),
     Option('--trusted-proxy', names, 'trusted_proxies',
            'Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto '
            'headers are believed, separated by commas', metavar='ADDR[,ADDR]'),
@@ -425,6 +466,13 @@ def _assemble(given: dict[str, Any], positional: list[str]) -> Options:
     if 'ssl.key' in given and 'ssl.cert' not in given:
         raise UsageError('--ssl-key needs --ssl-cert')
 
+    if 'health_path' in given and given.get('health_path') == given.get('metrics_path'):
+        raise UsageError('--health-path and --metrics-path must differ')
+
+    if given.get('reload') and given.get('worker_num') == 0:
+        # the restarts are done by the main process, for its workers
+        raise UsageError('--reload needs worker processes: --worker-num 1 or more')
+
     values = {option.dest: option.default for option in OPTIONS
               if option.default is not None}
     values.update(given)
@@ -513,34 +561,44 @@ def url(address: Address, https: bool) -> str:
     return '%s://%s:%d/' % ('https' if https else 'http', host, port)
 
 
-def startup_line(options: Options) -> str:
-    """'httpout 1.0.0 serving /abs/root at http://127.0.0.1:8000/ (...)'."""
+def startup_lines(options: Options) -> list[str]:
+    """One line per listen address, which has its own set of workers:
+    'httpout 1.0.0 serving /abs/root at http://127.0.0.1:8000/ (2 workers,
+    16 threads; press Ctrl+C to stop)'."""
     workers = options.run['worker_num']
 
     if workers == 0:
         processes = 'single process'
     else:
-        if workers < 0:  # tremolo starts one per CPU
+        if workers < 0:  # one per CPU
             workers = os.cpu_count() or 1
         processes = '%d worker%s' % (workers, 's' if workers != 1 else '')
 
     threads = options.run['thread_pool_size']
-    return 'httpout %s serving %s at %s (%s, %d thread%s)' % (
-        __version__, options.document_root,
-        url(options.addresses[0], 'ssl' in options.run), processes,
-        threads, 's' if threads != 1 else '')
+    return ['httpout %s serving %s at %s (%s, %d thread%s; press Ctrl+C to stop)' % (
+        __version__, options.document_root, url(address, 'ssl' in options.run),
+        processes, threads, 's' if threads != 1 else '')
+        for address in options.addresses]
 
 
 def serve(options: Options) -> None:
     """Run the server until it is stopped."""
     import tremolo
 
+    from .logs import divert_tremolo_console, server_logger
     from .server import HTTPOut
+    from .supervisor import Supervisor
 
+    run = options.run
+    logger = server_logger(run['log_level'], run['log_format'], run.get('log_fmt'))
+    divert_tremolo_console(logger)
     app = tremolo.Application()
+    app.logger = logger  # tremolo keeps a logger that has a handler
     HTTPOut(app)
 
-    if options.bind:
+    if run['worker_num'] != 0:
+        Supervisor(app, options.addresses, run, logger).run()
+    elif options.bind:
         # like tremolo's own --bind: listen() each address, run(host=None)
         for host, port in options.addresses:
             if port is None:
@@ -549,10 +607,10 @@ def serve(options: Options) -> None:
                 app.listen(port, host=host)
 
         # tremolo uses this port for Unix sockets in its log line only
-        app.run(None, 0, **options.run)
+        app.run(None, 0, **run)
     else:
         (host, port), = options.addresses
-        app.run(host, port, **options.run)
+        app.run(host, port, **run)
 
 
 def main(argv: Optional[list[str]] = None) -> None:
@@ -571,12 +629,24 @@ def main(argv: Optional[list[str]] = None) -> None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
 
-    if is_root():
-        print(ROOT_WARNING, file=sys.stderr, flush=True)
+    if options.run['log_format'] == 'json':  # every line a JSON object
+        from .logs import server_logger
 
-    # flushed: whoever watches the output (a terminal, a test, a supervisor)
-    # sees the URL before the server starts its workers
-    print(startup_line(options), flush=True)
+        logger = server_logger(options.run['log_level'], 'json')
+
+        if is_root():
+            logger.warning(' '.join(ROOT_WARNING.replace('WARNING: ', '').split()))
+
+        for line in startup_lines(options):
+            logger.info(line)
+    else:
+        if is_root():
+            print(ROOT_WARNING, file=sys.stderr, flush=True)
+
+        # flushed: whoever watches the output (a terminal, a test, a
+        # supervisor) sees the URL before the workers start
+        print('\n'.join(startup_lines(options)), flush=True)
+
     warn_shadowing(options)
     serve(options)
 
@@ -589,7 +659,11 @@ def warn_shadowing(options: Options) -> None:
 
     files = shadowing_files(os.path.realpath(options.document_root))
 
-    if files:
+    if files and options.run['log_format'] == 'json':
+        from .logs import server_logger
+
+        server_logger(options.run['log_level'], 'json').warning(shadowing_warning(files))
+    elif files:
         print('WARNING: ' + shadowing_warning(files), file=sys.stderr, flush=True)
 
     options.run['warn_shadowing'] = False

@@ -30,7 +30,6 @@ import contextvars
 import logging
 import os
 import threading
-import traceback
 from typing import Any, List, Optional, Set
 
 from tremolo.exceptions import HTTPException
@@ -308,6 +307,11 @@ class ScriptRunner:
         self.page_coding = page_coding  # None: pages are sent uncompressed
         self.threads = ScriptThreads(thread_pool_size)
         self.flush_clock = FlushClock(loop)
+        # for the operator (metrics.py, slowlog.py): the jobs in progress,
+        # and how many scripts failed or were stopped, counted on the loop
+        self.jobs: Set[Job] = set()
+        self.script_errors = 0
+        self.time_exceeded = 0
 
     def shutdown(self) -> None:
         self.threads.shutdown()
@@ -315,6 +319,7 @@ class ScriptRunner:
     async def run(self, script: Script, request, response, protocol) -> int:
         """Run `script` for this request; returns the body size sent."""
         job = Job(self, script, request, response, protocol)
+        self.jobs.add(job)
         protocol.add_close_callback(job.abort)
         job.stream.delay_first_flush(self.flush_clock)
         thread_job = self.threads.submit(self.loop, self._execute, job)
@@ -336,6 +341,7 @@ class ScriptRunner:
             job.abort()
             raise
         finally:
+            self.jobs.discard(job)
             protocol.context.tasks.discard(job.abort)
 
             if thread_job.done():
@@ -372,6 +378,7 @@ class ScriptRunner:
             return
 
         job.timed_out = True
+        self.time_exceeded += 1
         self.logger.error('%s: stopped after --max-execution-time %gs',
                           self.request_line(job), self.max_execution_time)
         self.loop.create_task(self._stop(job))
@@ -510,5 +517,8 @@ class ScriptRunner:
         if exc is None:
             return
 
-        self.logger.error('%s: script error\n%s', self.request_line(job), ''.join(
-            traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip())
+        self.script_errors += 1
+        self.logger.error('%s: script error', self.request_line(job), exc_info=exc,
+                          extra={'http': {  # for --log-format json
+                              'remote_addr': job.environ['REMOTE_ADDR'],
+                              'request': '%(REQUEST_METHOD)s %(REQUEST_URI)s' % job.environ}})

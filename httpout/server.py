@@ -15,29 +15,42 @@ does per-request work.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
+import time
 from http import HTTPStatus
 from types import ModuleType
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import __version__
 from . import current, streams
 from .accesslog import AccessLog
 from .compression import PageCoding
 from .errors import debug_page, error_page, refusal_page
+from .logs import quiet_gc
+from .metrics import CONTENT_TYPE, Metrics
 from .middleware import adapt_middlewares
 from .imports import CodeCache, Importer, Scope, shadowing_files
 from .output import HTTPWriter
 from .requests import TrustedProxies
 from .router import Redirect, Refusal, Script, StaticFile, resolve
 from .runner import ScriptRunner
+from .slowlog import SlowLog
 from .static import SIBLINGS, StaticOptions, send_static
+from .watch import GlobalsWatcher
 
 __all__ = ('HTTPOut',)
 
 GLOBALS_FILE = '__globals__.py'
+# after a stop signal, how long keep-alive connections get to make their
+# next request (answered, then closed) before tremolo stops the worker
+LINGER = 1.0
+# after a stop signal, when the listening socket is closed (_stop_accepting)
+CLOSE_DELAY = 0.05
+PLAIN_TEXT = ((b'Content-Type', b'text/plain; charset=utf-8'),
+              (b'Cache-Control', b'no-store'))
 
 
 class HTTPOut:
@@ -46,9 +59,11 @@ class HTTPOut:
     Options read from `app.run(...)`: `document_root` (default: the working
     directory), `directory_index` (default `['index.py', 'index.html']`),
     `debug`, `thread_pool_size` (16), `ws`, `trusted_proxies`,
-    `max_execution_time` (0: off), `access_log`, `client_max_body_size`,
-    `compress` (absent: static files' precompressed siblings only; True:
-    pages too; False: nothing is sent compressed; see docs/compression.md).
+    `max_execution_time` (0: off), `access_log`, `log_format` ('text'),
+    `client_max_body_size`, `health_path`, `metrics_path`, `slow_log`
+    (docs/operations.md), `compress` (absent: static files' precompressed
+    siblings only; True: pages too; False: nothing is sent compressed; see
+    docs/compression.md).
     """
 
     def __init__(self, app: Any) -> None:
@@ -62,6 +77,11 @@ class HTTPOut:
         self.draining = False  # a stop signal came: no new requests
         self.access_log: Optional[AccessLog] = None
         self.static_options = StaticOptions()
+        # the operator's URLs (--health-path, --metrics-path), by path
+        self.endpoints: Dict[bytes, Callable[[Any, Any], Awaitable[int]]] = {}
+        self.metrics: Optional[Metrics] = None
+        self.slow_log: Optional[SlowLog] = None
+        self.watcher: Optional[GlobalsWatcher] = None
 
         async def handle(request, response, **_):
             await self._handle(request, response)
@@ -90,6 +110,7 @@ class HTTPOut:
         options.setdefault('app_handler_timeout', 24 * 3600)
         options.setdefault('app_close_timeout', 5)
         self.logger = worker['logger']
+        quiet_gc(self.logger)
         self.document_root = os.path.realpath(options.get('document_root', os.getcwd()))
         self.directory_index = tuple(options.get('directory_index',
                                                  ('index.py', 'index.html')))
@@ -108,7 +129,7 @@ class HTTPOut:
         if options.get('warn_shadowing', True):
             self._warn_shadowing(importer)
 
-        globals_module = self._run_globals(code_cache)
+        globals_module, globals_files = self._run_globals(code_cache)
         adapt_middlewares(self.app)
         self._stop_accepting_on_signals(worker['loop'])
 
@@ -121,7 +142,9 @@ class HTTPOut:
         self.trusted_proxies = TrustedProxies(options.get('trusted_proxies', ()))
         wants_access_log = (options.get('access_log', True) and
                             options.get('log_level', 'INFO').upper() in ('DEBUG', 'INFO'))
-        self.access_log = AccessLog(worker['loop']) if wants_access_log else None
+        self.access_log = (AccessLog(worker['loop'],
+                                     json_lines=options.get('log_format') == 'json')
+                           if wants_access_log else None)
         self.runner = ScriptRunner(
             app=self.app, loop=worker['loop'], document_root=self.document_root,
             thread_pool_size=options.get('thread_pool_size', 16),
@@ -133,7 +156,8 @@ class HTTPOut:
             max_execution_time=options.get('max_execution_time', 0),
             page_coding=PageCoding() if compress is True else None,
         )
-        self.logger.info('httpout %s: document root %s', __version__, self.document_root)
+        self._start_operations(worker['loop'], options, globals_files)
+        self.logger.debug('httpout %s: document root %s', __version__, self.document_root)
 
     def _warn_shadowing(self, importer: Importer) -> None:
         shadowing = shadowing_files(self.document_root, importer)
@@ -141,8 +165,27 @@ class HTTPOut:
         if shadowing:
             self.logger.warning(shadowing_warning(shadowing))
 
-    def _run_globals(self, code_cache: CodeCache) -> ModuleType:
-        """Run `__globals__.py` once for this worker, as module `__globals__`."""
+    def _start_operations(self, loop: Any, options: dict, globals_files: List[str]) -> None:
+        """What the operator asked for: docs/operations.md."""
+        assert self.runner is not None
+
+        if options.get('health_path'):
+            self.endpoints[options['health_path'].encode()] = self._health
+
+        if options.get('metrics_path'):
+            self.metrics = Metrics(loop, self.runner, self.trusted_proxies)
+            self.endpoints[options['metrics_path'].encode()] = self._metrics
+
+        if options.get('slow_log'):
+            self.slow_log = SlowLog(loop, self.runner, options['slow_log'], self.logger)
+
+        if options.get('reload_watch'):  # supervisor.py chooses the one worker
+            self.watcher = GlobalsWatcher(loop, globals_files, self.logger)
+
+    def _run_globals(self, code_cache: CodeCache) -> Tuple[ModuleType, List[str]]:
+        """Run `__globals__.py` once for this worker, as module `__globals__`.
+        Returns it, and the files it is made of (itself, and the local
+        modules it imported)."""
         path = os.path.join(self.document_root, GLOBALS_FILE)
         scope = Scope(names={}, virtual={'app': self.app})
         module = scope.new_main(path, name='__globals__')
@@ -153,9 +196,10 @@ class HTTPOut:
 
         if os.path.isfile(path):
             exec(code_cache.get(path), module.__dict__)  # nosec B102: trusted code
-            self.logger.info('ran %s', path)
+            self.logger.debug('ran %s', path)
 
-        return module
+        return module, [path] + [m.__file__ for m in scope.modules.values()
+                                 if m is not module and m.__file__]
 
     def _stop_accepting_on_signals(self, loop: Any) -> None:
         """On SIGTERM/SIGINT, stop accepting connections at once, while the
@@ -164,8 +208,18 @@ class HTTPOut:
         tremolo closes its listening socket only after that grace period, so
         the server it creates is captured here (after this hook, the same
         worker start calls loop.create_server) and closed from the signal
-        handler, in front of tremolo's own. Where the loop does not allow
-        that (uvloop), new requests are answered 503 instead."""
+        handler, in front of tremolo's own. Requests that still come, on
+        connections already open, are answered and their connections closed
+        (a reload must not fail them). Where the loop does not allow closing
+        the server (uvloop), the worker keeps accepting until tremolo stops
+        it, and answers those the same way.
+
+        tremolo's own stop closes a keep-alive connection as soon as its
+        request is answered, which races with the client's next request on
+        it (the client sees a reset). So it is called only once the
+        keep-alive connections are gone (each closes after its next
+        answer), or after LINGER, when the ones still idle are closed
+        (tremolo would keep them until half the --shutdown-timeout)."""
         listeners: List[Any] = []
 
         try:
@@ -184,30 +238,64 @@ class HTTPOut:
             tremolo_handler = signal.getsignal(signum)
 
             def handler(signum: int, frame: Any, tremolo_handler: Any = tremolo_handler) -> None:
+                if self.draining or not callable(tremolo_handler):  # a second signal
+                    if callable(tremolo_handler):
+                        tremolo_handler(signum, frame)
+                    return
+
                 self.draining = True
 
                 for server in listeners:
-                    server.close()
+                    _stop_accepting(loop, server)
 
-                if callable(tremolo_handler):
-                    tremolo_handler(signum, frame)
+                for job in self.runner.jobs if self.runner else ():
+                    # in flight: close after it, unless its headers said
+                    # keep-alive already (the client may be sending again)
+                    if not job.response.headers_sent():
+                        job.request.http_keepalive = False
+
+                loop.create_task(self._linger(loop, lambda: tremolo_handler(signum, frame)))
 
             signal.signal(signum, handler)
 
+    async def _linger(self, loop: Any, stop: Callable[[], None]) -> None:
+        deadline = loop.time() + LINGER
+        connections = self.app.context.connections  # tremolo's keep-alive ones
+
+        while connections and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+
+        for protocol in list(connections):
+            if protocol.request is None:  # idle since LINGER: tremolo would wait for it
+                protocol.close()
+
+        stop()
+
     async def _worker_stop(self, **_: Any) -> None:
+        for part in (self.metrics, self.slow_log, self.watcher):
+            if part is not None:
+                part.close()
+
         if self.runner is not None:
             self.runner.shutdown()
 
     # --- requests ------------------------------------------------------------
 
     async def _handle(self, request, response) -> None:
+        started = time.perf_counter()
+
+        if self.draining:  # answered, then its connection closes
+            request.http_keepalive = False
+
+        if self.endpoints and request.path in self.endpoints:
+            size: Optional[int] = await self.endpoints[request.path](request, response)
+            self._log_access(request, response, size, started)
+            return
+
         route = resolve(self.document_root, request.path.decode('latin-1'),
                         self.directory_index)
 
-        if self.draining:
-            route = Refusal(503, 'Shutting down', 'shutting-down')
-            request.http_keepalive = False
-        elif request.transfer_encoding not in ([], [b'chunked']):
+        if request.transfer_encoding not in ([], [b'chunked']):
             # RFC 9112 section 6.3: chunked must be the last and only coding we
             # read; anything else cannot be framed and is how requests are smuggled
             route = Refusal(400, 'Unsupported Transfer-Encoding', 'transfer-encoding')
@@ -217,11 +305,13 @@ class HTTPOut:
 
         if isinstance(route, Script):
             assert self.runner is not None
-            size: Optional[int] = await self.runner.run(route, request, response,
-                                                        request.protocol)
+            kind = 'script'
+            size = await self.runner.run(route, request, response, request.protocol)
         elif isinstance(route, StaticFile):
+            kind = 'static'
             size = await send_static(route, request, response, self.static_options)
         elif isinstance(route, Redirect):
+            kind = 'redirect'
             location = route.location
 
             if request.query_string:
@@ -230,13 +320,42 @@ class HTTPOut:
             size = await self._send_page(request, response, 301, b'',
                                          (b'Location', location.encode('latin-1')))
         else:
-            self._log_refusal(request, route)
-            size = await self._send_page(request, response, route.status,
-                                         refusal_page(route.status, route.reason))
+            kind = 'refused'
+            size = await self._refuse(request, response, route)
 
+        if self.metrics is not None:
+            self.metrics.count(kind, response.get_status()[0],
+                               time.perf_counter() - started)
+
+        self._log_access(request, response, size, started)
+
+    def _log_access(self, request, response, size: Optional[int], started: float) -> None:
         if self.access_log is not None:
             self.access_log.log(request, self.trusted_proxies.remote_addr(request),
-                                response.get_status()[0], size)
+                                response.get_status()[0], size,
+                                time.perf_counter() - started)
+
+    async def _refuse(self, request, response, refusal: Refusal) -> int:
+        self._log_refusal(request, refusal)
+        return await self._send_page(request, response, refusal.status,
+                                     refusal_page(refusal.status, refusal.reason))
+
+    async def _health(self, request, response) -> int:
+        """--health-path: 200 while serving, 503 once a stop signal came."""
+        status, body = (503, b'stopping\n') if self.draining else (200, b'ok\n')
+        return await self._send_page(request, response, status, body, *PLAIN_TEXT)
+
+    async def _metrics(self, request, response) -> int:
+        """--metrics-path, for the addresses allowed (metrics.py)."""
+        assert self.metrics is not None
+
+        if not self.metrics.allowed(request):
+            return await self._refuse(request, response,
+                                      Refusal(403, 'Forbidden', 'metrics-peer'))
+
+        return await self._send_page(request, response, 200, self.metrics.scrape(),
+                                     (b'Content-Type', CONTENT_TYPE),
+                                     (b'Cache-Control', b'no-store'))
 
     def _log_refusal(self, request, refusal: Refusal) -> None:
         self.logger.info('%d %s %s: refused by rule %s', refusal.status,
@@ -253,6 +372,17 @@ class HTTPOut:
 
         await HTTPWriter(request.protocol, request, response).end(True, body)
         return len(body)
+
+
+def _stop_accepting(loop: Any, server: Any) -> None:
+    """Stop accepting at once; close the server a moment later. A connection
+    accepted just before must first be attached to the server, which asyncio
+    refuses (an assertion, and the client's connection is dropped) once the
+    server is closed; its attaching waits for the loop's next turn."""
+    for sock in server.sockets:
+        loop.remove_reader(sock.fileno())  # asyncio's accept; uvloop has none
+
+    loop.call_later(CLOSE_DELAY, server.close)
 
 
 def shadowing_warning(files: Sequence[str]) -> str:

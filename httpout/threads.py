@@ -80,6 +80,16 @@ class ScriptThreads:
         # belong to that script's request (current.py, rule 3)
         outside_any_request(thread.start)
 
+    @property
+    def count(self) -> int:
+        """Threads alive (a replaced one counts until its job returns)."""
+        return self._threads
+
+    @property
+    def waiting(self) -> int:
+        """Jobs waiting for a free thread."""
+        return len(self._jobs)
+
     def replace(self, thread_id: int) -> None:
         """Give up on a thread stuck in a job: a new one takes its place,
         and the stuck one ends as soon as its job returns."""

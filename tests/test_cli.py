@@ -52,6 +52,7 @@ def test_defaults(root):
         'directory_index': ['index.py', 'index.html'],
         'debug': False,
         'log_level': 'INFO',
+        'log_format': 'text',
         'max_execution_time': 0.0,
         'server_name': 'httpout',
         'document_root': os.path.abspath(root),
@@ -289,19 +290,58 @@ def test_ssl_key_without_cert(root, tmp_path):
 
 # --- output helpers ---------------------------------------------------------
 
-def test_startup_line(root):
-    line = cli.startup_line(parse_args([root]))
-    assert line == 'httpout %s serving %s at http://127.0.0.1:8000/ ' \
-        '(1 worker, 16 threads)' % (cli.__version__, os.path.abspath(root))
+def test_startup_lines(root):
+    lines = cli.startup_lines(parse_args([root]))
+    assert lines == ['httpout %s serving %s at http://127.0.0.1:8000/ '
+                     '(1 worker, 16 threads; press Ctrl+C to stop)'
+                     % (cli.__version__, os.path.abspath(root))]
 
-    line = cli.startup_line(parse_args(
+    # one line per address, each with its own set of workers
+    lines = cli.startup_lines(parse_args(
         ['--bind', '[::1]:9000,:9001', '--worker-num', '3',
          '--thread-pool-size', '1', root]))
-    assert ' at http://[::1]:9000/ (3 workers, 1 thread)' in line
+    assert len(lines) == 2
+    assert ' at http://[::1]:9000/ (3 workers, 1 thread; press Ctrl+C to stop)' in lines[0]
+    assert ' at http://127.0.0.1:9001/ (3 workers, 1 thread;' in lines[1]
 
-    line = cli.startup_line(parse_args(
+    lines = cli.startup_lines(parse_args(
         ['--bind', '/tmp/h.sock', '--worker-num', '0', root]))
-    assert ' at unix:/tmp/h.sock (single process, 16 threads)' in line
+    assert ' at unix:/tmp/h.sock (single process, 16 threads;' in lines[0]
+
+
+# --- the operator's options (docs/operations.md) ---------------------------
+
+def test_operations_options(root):
+    run = parse_args(['--health-path', '/healthz', '--metrics-path', '/-/metrics',
+                      '--slow-log', '0.5', '--reload', '--log-format', 'json',
+                      root]).run
+    assert (run['health_path'], run['metrics_path'], run['slow_log'], run['reload'],
+            run['log_format']) == ('/healthz', '/-/metrics', 0.5, True, 'json')
+    # off unless asked for
+    assert not {'health_path', 'metrics_path', 'slow_log', 'reload'} & set(
+        parse_args([root]).run)
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['--health-path', 'healthz'], 'Invalid --health-path value "healthz": '
+     'it must be a path such as "/metrics"'),
+    (['--metrics-path', '/'], 'Invalid --metrics-path value "/": '
+     'it must be a path such as "/metrics"'),
+    (['--metrics-path', '/a b'], 'Invalid --metrics-path value "/a b": '
+     'only A-Z a-z 0-9 _ - . / are allowed'),
+    (['--health-path', '/../x'], 'Invalid --health-path value "/../x": '
+     'only A-Z a-z 0-9 _ - . / are allowed'),
+    (['--slow-log', '0'], 'Invalid --slow-log value "0": it must be a number > 0'),
+    (['--slow-log', 'x'], 'Invalid --slow-log value "x": it must be a number'),
+    (['--log-format', 'xml'], 'Invalid --log-format value "xml": '
+     'it must be one of text, json'),
+    (['--health-path', '/x', '--metrics-path', '/x'],
+     '--health-path and --metrics-path must differ'),
+    (['--reload', '--worker-num', '0'],
+     '--reload needs worker processes: --worker-num 1 or more'),
+])
+def test_operations_options_refused(root, argv, message):
+    assert error(argv + [root]) == message
 
 
 def test_every_option_has_help():

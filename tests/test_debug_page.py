@@ -244,7 +244,8 @@ def test_startup_log_names_version_root_address_workers_threads_url(serve):
     log = wait_for_log(server, r'serving')
     first = [line for line in log.splitlines() if 'serving' in line][0]
 
-    assert first == 'httpout %s serving %s at http://127.0.0.1:%d/ (2 workers, 3 threads)' % (
+    assert first == ('httpout %s serving %s at http://127.0.0.1:%d/ '
+                     '(2 workers, 3 threads; press Ctrl+C to stop)') % (
         httpout.__version__, server.root, server.port)
     assert server.get('/ok.py').text == 'fine\n'
 
@@ -253,7 +254,7 @@ def test_startup_log_with_defaults(serve):
     server = serve(FILES)
     log = wait_for_log(server, r'serving')
 
-    assert re.search(r'^httpout \d+\.\d+\.\S* serving %s at %s/ \(1 worker, 16 threads\)$'
+    assert re.search(r'^httpout \d+\.\d+\.\S* serving %s at %s/ \(1 worker, 16 threads; press Ctrl\+C to stop\)$'
                      % (re.escape(str(server.root)), re.escape(server.url)), log, re.M)
 
 

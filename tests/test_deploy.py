@@ -187,6 +187,15 @@ def test_dockerfile_essentials(dockerfile):
             % (bases[-1], user, shlex.join(command)))
 
 
+def wait_for_text(log: Path, text: str, timeout: float = 5) -> bool:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text(errors='replace'):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def wait_for_port(port: int, proc: subprocess.Popen, log: Path,
                   timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
@@ -227,10 +236,10 @@ def test_dockerfile_commands_run(dockerfile, tmp_path):
         ok = subprocess.run([health[0], '-c', code], capture_output=True,
                             timeout=20)
         assert ok.returncode == 0, ok.stderr.decode()
-        static = subprocess.run(
-            [health[0], '-c', code], capture_output=True, timeout=20,
-            env=dict(os.environ, HTTPOUT_HEALTH_PATH='/static/style.css'))
-        assert static.returncode == 0, static.stderr.decode()
+        # it asked the entry point's --health-path, which no file answers
+        path = args[args.index('--health-path') + 1]
+        assert not (root / path.lstrip('/')).exists()
+        assert wait_for_text(tmp_path / 'entry.log', '"GET %s HTTP/1.1" 200 3 ' % path)
     finally:
         proc.terminate()
         proc.wait(15)
@@ -527,7 +536,9 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     try:
         backends = []
         for i in range(2):
-            backends.append(Server(root, ['--trusted-proxy', '127.0.0.1'],
+            backends.append(Server(root, ['--trusted-proxy', '127.0.0.1',
+                                          '--health-path', '/healthz',
+                                          '--metrics-path', '/metrics'],
                                    base / ('httpout%d.log' % i)))
             started.append(backends[-1])
 
@@ -544,6 +555,21 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     finally:
         for thing in reversed(started):
             thing.stop()
+
+
+@pytest.mark.system
+def test_health_through_nginx_and_metrics_not(stack):
+    with httpx.Client(base_url=stack.nginx.url, timeout=10) as client:
+        health = client.get('/healthz')
+        assert (health.status_code, health.text) == (200, 'ok\n')
+        # nginx does not pass the metrics on, though it connects from a
+        # loopback address that httpout trusts
+        hidden = client.get('/metrics')
+        assert hidden.status_code == 404 and 'httpout_' not in hidden.text
+
+    for backend in stack.backends:  # Prometheus scrapes each instance itself
+        direct = backend.get('/metrics')
+        assert direct.status_code == 200 and 'httpout_script_threads 16.0' in direct.text
 
 
 @pytest.mark.system
