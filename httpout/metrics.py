@@ -168,10 +168,14 @@ class Metrics:
             self._seconds = 0.0
 
         runner = self._runner
-        self._errors.inc(runner.script_errors - self._errors_pushed)
-        self._errors_pushed = runner.script_errors
-        self._exceeded.inc(runner.time_exceeded - self._exceeded_pushed)
-        self._exceeded_pushed = runner.time_exceeded
+
+        if runner.script_errors != self._errors_pushed:
+            self._errors.inc(runner.script_errors - self._errors_pushed)
+            self._errors_pushed = runner.script_errors
+
+        if runner.time_exceeded != self._exceeded_pushed:
+            self._exceeded.inc(runner.time_exceeded - self._exceeded_pushed)
+            self._exceeded_pushed = runner.time_exceeded
         self._running.set(sum(1 for job in runner.jobs if job.thread_id is not None))
         self._queue.set(runner.threads.waiting)
         self._threads.set(runner.threads.count)
