@@ -26,13 +26,16 @@ import ipaddress
 import math
 import os
 import platform
+import re
 import sys
+import tempfile
 import textwrap
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from typing import Any, Callable, Optional, Sequence
 
 from . import __version__
+from .session_stores import check_url
 
 USAGE = 'Usage: python3 -m httpout [OPTIONS] DOCUMENT_ROOT'
 EXAMPLES = (
@@ -179,6 +182,17 @@ def url_path(raw: str) -> str:
     return raw
 
 
+def store_url(raw: str) -> str:
+    return check_url(raw)
+
+
+def cookie_name(raw: str) -> str:
+    # an RFC 9110 token, so that the Set-Cookie line needs no quoting
+    if not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", raw):
+        raise ValueError('a cookie name is letters, digits and !#$%&\'*+-.^_`|~')
+    return raw
+
+
 def port_number(raw: str) -> int:
     return integer(0, 65535)(raw)
 
@@ -314,6 +328,19 @@ OPTIONS: tuple[Option, ...] = (
     Option('--trusted-proxy', names, 'trusted_proxies',
            'Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto '
            'headers are believed, separated by commas', metavar='ADDR[,ADDR]'),
+    Option('--session-store', store_url, 'session_store',
+           'Where sessions are kept: sqlite:///ABS/PATH.db, or redis://HOST:PORT/DB '
+           'for several instances (pip install "httpout[redis]"). Default: an '
+           'SQLite file outside the document root, %s, HASH naming the document '
+           'root' % os.path.join(tempfile.gettempdir(), 'httpout-UID',
+                                 'sessions-HASH.db'), metavar='URL'),
+    Option('--session-lifetime', integer(1), 'session_lifetime',
+           'Seconds a session lives after its last use', 1440, metavar='SECONDS'),
+    Option('--session-cookie', cookie_name, 'session_cookie',
+           'Name of the session cookie', 'HTTPOUTSESSID', metavar='NAME'),
+    Option('--session-lock-timeout', number, 'session_lock_timeout',
+           'Seconds a request waits for its session while another request of '
+           'the same visitor uses it, then 503', 30.0, metavar='SECONDS'),
     # tremolo's own options, passed through unchanged
     Option('--backlog', integer(), 'backlog',
            'Maximum number of pending connections. Tremolo\'s default is 100',

@@ -29,7 +29,7 @@ from tremolo.exceptions import BadRequest, RequestTimeout
 
 from .router import Script
 
-__all__ = ('Request', 'TrustedProxies', 'build_environ')
+__all__ = ('Request', 'TrustedProxies', 'build_environ', 'request_scheme')
 
 # More fields than this in one form is a 400, as with tremolo's own parser.
 MAX_FORM_FIELDS = 1000
@@ -96,7 +96,7 @@ def build_environ(request, script: Script, *, document_root: str,
     headers = request.headers
     client = request.client
     host = (request.host or b'').decode('latin-1')
-    scheme = _scheme(request, trusted_proxies.is_trusted(request))
+    scheme = request_scheme(request, trusted_proxies)
     server_port = request.server.globals.info['server'][1]
     environ = {
         'REQUEST_METHOD': request.method.decode('latin-1'),
@@ -130,8 +130,9 @@ def build_environ(request, script: Script, *, document_root: str,
     return environ
 
 
-def _scheme(request, trusted: bool) -> str:
-    if trusted and b'x-forwarded-proto' in request.headers:
+def request_scheme(request, trusted_proxies: TrustedProxies) -> str:
+    """'https' or 'http'; X-Forwarded-Proto counts from a trusted proxy only."""
+    if b'x-forwarded-proto' in request.headers and trusted_proxies.is_trusted(request):
         return request.headers[b'x-forwarded-proto'][0].strip().lower().decode('latin-1')
 
     return 'https' if request.is_secure else 'http'

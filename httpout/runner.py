@@ -42,6 +42,7 @@ from .output import ClientDisconnected, FlushClock, HTTPWriter, OutputStream
 from .requests import Request, TrustedProxies, build_environ
 from .responses import Response
 from .router import Script
+from .sessions import Sessions
 from .streams import ScriptStreams, restore_switches
 from .threads import ScriptThreads, raise_in_thread
 from .websockets import websocket_for
@@ -89,6 +90,11 @@ class Job:
         self.stream = OutputStream(self.loop, self.writer)
         self.response = Response(response, self.writer, self.stream)
         self.websocket = websocket_for(request, response, runner.websocket_enabled)
+        # lazy: no store call and no cookie unless the script uses it
+        self.sessions = runner.sessions
+        self.session = runner.sessions.session(
+            request, self.environ['REQUEST_SCHEME'] == 'https',
+            self.response.append_header, self.response.headers_sent)
         self.pending: Set[concurrent.futures.Future] = set()  # run() coroutines
         self.waiting: Set[concurrent.futures.Future] = set()  # wait() coroutines
         self.errors: List[BaseException] = []
@@ -107,7 +113,8 @@ class Job:
                      'response': self.response, 'websocket': self.websocket,
                      'print': self.print, 'run': self.run, 'wait': self.wait,
                      'context': protocol.context, '__server__': self.environ,
-                     '__globals__': runner.globals_module, 'app': runner.app},
+                     '__globals__': runner.globals_module, 'app': runner.app,
+                     'session': self.session, 'sessions': runner.sessions},
         )
         self.scope.virtual['modules'] = self.scope.modules
         self.scope.new_main(script.path)
@@ -241,6 +248,7 @@ class Job:
         whose writes fail: the response has ended."""
         self.scope.clear()
         self._streams = None
+        self.sessions.end_later(self.session)  # a cancelled request's session
 
     def abort(self) -> None:
         """The connection was lost: stop output and the request's coroutines."""
@@ -279,8 +287,9 @@ class Job:
 
 def _client_error(exc: BaseException) -> bool:
     """Did the script fail because of the client's request (reading a body
-    too large, a malformed form), rather than by a fault of its own?"""
-    return isinstance(exc, HTTPException) and 400 <= exc.code < 500
+    too large, a malformed form), or because a service it needs is down
+    (the session store: 503), rather than by a fault of its own?"""
+    return isinstance(exc, HTTPException) and (400 <= exc.code < 500 or exc.code == 503)
 
 
 class ScriptRunner:
@@ -290,7 +299,8 @@ class ScriptRunner:
                  thread_pool_size: int, debug: bool, logger: logging.Logger,
                  globals_module: Any, trusted_proxies: TrustedProxies,
                  websocket_enabled: bool, software: str,
-                 code_cache: CodeCache, max_execution_time: float = 0,
+                 code_cache: CodeCache, sessions: Sessions,
+                 max_execution_time: float = 0,
                  page_coding: Optional[PageCoding] = None) -> None:
         self.app = app
         self.loop = loop
@@ -305,6 +315,7 @@ class ScriptRunner:
         self.code_cache = code_cache
         self.max_execution_time = max_execution_time
         self.page_coding = page_coding  # None: pages are sent uncompressed
+        self.sessions = sessions
         self.threads = ScriptThreads(thread_pool_size)
         self.flush_clock = FlushClock(loop)
         # for the operator (metrics.py, slowlog.py): the jobs in progress,
@@ -334,6 +345,11 @@ class ScriptRunner:
                 job.errors.insert(0, error)
 
             await job.wait_pending()
+            error = await self.sessions.end(job.session)  # saved before the response ends
+
+            if error is not None:
+                job.errors.append(error)
+
             await self._finish(job)
             return job.writer.body_bytes
         except asyncio.CancelledError:
@@ -471,7 +487,9 @@ class ScriptRunner:
             return
 
         if _client_error(exc) and not job.stream.written:
-            self.logger.info('%s: %s', self.request_line(job), exc)
+            # a store that is down is for the operator to see, a client's mistake is not
+            level = logging.ERROR if getattr(exc, 'code', 0) >= 500 else logging.INFO
+            self.logger.log(level, '%s: %s', self.request_line(job), exc)
         else:
             self._log_error(job, exc)
 

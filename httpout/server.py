@@ -37,6 +37,8 @@ from .output import HTTPWriter
 from .requests import TrustedProxies
 from .router import Redirect, Refusal, Script, StaticFile, resolve
 from .runner import ScriptRunner
+from .session_stores import default_url, open_store
+from .sessions import DEFAULT_COOKIE, DEFAULT_LIFETIME, DEFAULT_LOCK_TIMEOUT, Sessions
 from .slowlog import SlowLog
 from .static import SIBLINGS, StaticOptions, send_static
 from .watch import GlobalsWatcher
@@ -63,7 +65,9 @@ class HTTPOut:
     `client_max_body_size`, `health_path`, `metrics_path`, `slow_log`
     (docs/operations.md), `compress` (absent: static files' precompressed
     siblings only; True: pages too; False: nothing is sent compressed; see
-    docs/compression.md).
+    docs/compression.md), `session_store` (a URL; default:
+    `session_stores.default_url`), `session_lifetime`, `session_cookie`,
+    `session_lock_timeout`.
     """
 
     def __init__(self, app: Any) -> None:
@@ -71,6 +75,7 @@ class HTTPOut:
         self.document_root = ''
         self.directory_index: Sequence[str] = ()
         self.runner: Optional[ScriptRunner] = None
+        self.sessions: Optional[Sessions] = None
         self.logger: Any = None
         self.trusted_proxies = TrustedProxies()
         self.max_body_size = 0
@@ -120,6 +125,9 @@ class HTTPOut:
         # for library code; scripts' local imports go through the hook anyway
         sys.path.append(self.document_root)
 
+        self.trusted_proxies = TrustedProxies(options.get('trusted_proxies', ()))
+        # before __globals__.py, whose middleware may use them
+        self.sessions = self._open_sessions(options, worker['loop'])
         code_cache = CodeCache()
         importer = Importer(self.document_root, code_cache)
         importer.install()
@@ -139,7 +147,6 @@ class HTTPOut:
             # tremolo applies its --download-rate in its send queue only
             zero_copy='download_rate' not in options)
         self.max_body_size = options.get('client_max_body_size', 2 * 1048576)
-        self.trusted_proxies = TrustedProxies(options.get('trusted_proxies', ()))
         wants_access_log = (options.get('access_log', True) and
                             options.get('log_level', 'INFO').upper() in ('DEBUG', 'INFO'))
         self.access_log = (AccessLog(worker['loop'],
@@ -153,6 +160,7 @@ class HTTPOut:
             trusted_proxies=self.trusted_proxies,
             websocket_enabled=options.get('ws', True),
             software='httpout/%s' % __version__, code_cache=code_cache,
+            sessions=self.sessions,
             max_execution_time=options.get('max_execution_time', 0),
             page_coding=PageCoding() if compress is True else None,
         )
@@ -165,6 +173,21 @@ class HTTPOut:
         if shadowing:
             self.logger.warning(shadowing_warning(shadowing))
 
+    def _open_sessions(self, options: dict, loop: Any) -> Sessions:
+        """The worker's sessions; the store is connected on first use."""
+        url = options.get('session_store')
+        store = open_store(url or default_url(self.document_root),
+                           options.get('session_lifetime', DEFAULT_LIFETIME),
+                           default=url is None)
+        self.logger.info('sessions: %s', store.url)
+        return Sessions(store, loop=loop, logger=self.logger,
+                        trusted_proxies=self.trusted_proxies,
+                        cookie_name=options.get('session_cookie', DEFAULT_COOKIE),
+                        lock_timeout=options.get('session_lock_timeout',
+                                                 DEFAULT_LOCK_TIMEOUT))
+
+    def _run_globals(self, code_cache: CodeCache) -> ModuleType:
+        """Run `__globals__.py` once for this worker, as module `__globals__`."""
     def _start_operations(self, loop: Any, options: dict, globals_files: List[str]) -> None:
         """What the operator asked for: docs/operations.md."""
         assert self.runner is not None
@@ -187,7 +210,7 @@ class HTTPOut:
         Returns it, and the files it is made of (itself, and the local
         modules it imported)."""
         path = os.path.join(self.document_root, GLOBALS_FILE)
-        scope = Scope(names={}, virtual={'app': self.app})
+        scope = Scope(names={}, virtual={'app': self.app, 'sessions': self.sessions})
         module = scope.new_main(path, name='__globals__')
         scope.names['__globals__'] = scope.virtual['__globals__'] = module
         scope.virtual['modules'] = scope.modules
@@ -278,6 +301,9 @@ class HTTPOut:
 
         if self.runner is not None:
             self.runner.shutdown()
+
+        if self.sessions is not None:
+            self.sessions.shutdown()
 
     # --- requests ------------------------------------------------------------
 
