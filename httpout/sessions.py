@@ -214,6 +214,7 @@ class Session(MutableMapping):
         """Give the session a new id, keeping its data; the old id is
         deleted. Call it on login: it defeats session fixation."""
         self._change()
+        self._check_head('regenerated')  # whether or not a cookie is due
 
         if self._new:  # made by this request: it has never left the server
             return
