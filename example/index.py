@@ -10,6 +10,7 @@ DEMOS = [
     ('api.py/items/2', 'JSON, status codes and PATH_INFO'),
     ('greet.py?name=World', 'Importing a local package (_lib/)'),
     ('counter.py', '__globals__.py: per-worker state and a middleware'),
+    ('login.py', 'Sessions: log in (ann / demo), a members page, CSRF, log out'),
     ('ws.html', 'WebSocket echo (echo.py)'),
     ('info.py/some/path?q=1', '__server__, the request environment'),
     ('error.py', 'An error before any output: the 500 page'),

@@ -620,3 +620,53 @@ def test_a_shared_folder_is_refused(tmp_path):
     store = session_stores.SQLiteStore(str(folder / 's.db'), 60, make_folder=True)
     with pytest.raises(session_stores.StoreUnavailable, match='mode 0700'):
         store.load('x' * 43)
+
+
+def test_example_login_members_csrf_logout(tmp_path):
+    import shutil
+    from conftest import Server as ExampleServer
+
+    root = tmp_path / 'www'
+    shutil.copytree(Path(__file__).resolve().parent.parent / 'example', root,
+                    ignore=shutil.ignore_patterns('__pycache__'))
+    server = ExampleServer(root, ['--session-store', 'sqlite://%s/s.db' % tmp_path],
+                           tmp_path / 'example.log')
+    try:
+        with httpx.Client(base_url=server.url) as client:
+            assert 'login.py' in client.get('/').text
+            away = client.get('/members.py')
+            assert away.status_code == 303 and away.headers['location'] == 'login.py'
+            assert COOKIE not in client.cookies  # a glance at a page keeps no session
+
+            form = client.get('/login.py').text
+            token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+            planted = client.cookies[COOKIE]
+            # no token, then a wrong password: refused
+            assert client.post('/login.py', data={'name': 'ann', 'password': 'demo'}
+                               ).status_code == 403
+            assert client.post('/login.py', data={'csrf': token, 'name': 'ann',
+                                                  'password': 'nope'}).status_code == 401
+            assert client.post('/login.py', data={'csrf': token, 'name': 'eve',
+                                                  'password': 'demo'}).status_code == 401
+            done = client.post('/login.py', data={'csrf': token, 'name': 'ann',
+                                                  'password': 'demo'})
+            assert done.status_code == 303 and done.headers['location'] == 'members.py'
+            assert client.cookies[COOKIE] != planted  # regenerated on login
+
+            page = client.get('/members.py').text
+            assert 'Welcome, ann' in page
+            token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+            forged = client.post('/members.py', data={'note': 'forged'})
+            assert forged.status_code == 403 and 'forged' not in forged.text
+            added = client.post('/members.py', data={'csrf': token, 'note': '<b>hi</b>'})
+            assert '<li>&lt;b&gt;hi&lt;/b&gt;</li>' in added.text
+
+            # a logout without the token is ignored; with it, the session is gone
+            client.post('/logout.py')
+            assert 'Welcome, ann' in client.get('/members.py').text
+            out = client.post('/logout.py', data={'csrf': token})
+            assert out.status_code == 303
+            assert client.get('/members.py').status_code == 303
+        assert 'Traceback' not in server.log()
+    finally:
+        server.stop()
