@@ -150,6 +150,17 @@ CHECKS: Dict[str, List[Check]] = {
         ok('/typed.py', '<p>user 1, then user 2, in '),
         ok('/ws_typed.py', 'WebSocket only.'),
     ],
+    'sessions.md': [
+        ok('/counter.py', '<p>You have been here 1 times.</p>',
+           headers={'set-cookie': 'HttpOnly; SameSite=Lax'}),
+        ok('/late.py', 'HeadersAlreadySent: headers already sent.'),
+        ok('/login.py', 'name="csrf" value="'),
+        Check('/login.py', 403, ('The form has expired',), method='POST',
+              data={'name': 'ann', 'password': 'demo'}),
+        Check('/account.py', 303, headers={'location': 'login.py'}),
+        Check('/logout.py', 303, headers={'location': 'login.py'}),
+        Check('/members/index.py', 302, headers={'location': '/login.py'}),
+    ],
     'migration.md': [
         ok('/session.py', 'Session started.', headers={'set-cookie': 'sid='}),
         ok('/session.py?logout=1', 'Logged out.', headers={'set-cookie': 'Max-Age=0'}),
@@ -539,6 +550,8 @@ def substitute(arg: str, root: Path, cert: Path) -> str:
     becomes a temporary folder, a certificate file a temporary file."""
     if arg.endswith('.pem') and not os.path.exists(arg):
         return str(cert)
+    if '://' in arg:  # a URL, such as --session-store's
+        return arg
     if not arg.startswith('-') and ('/' in arg) and not (REPO / arg).is_dir() \
             and not re.match(r'^[\d.:\[\]]+$', arg):
         return str(root)
