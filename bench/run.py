@@ -41,12 +41,13 @@ PHPROOT = BENCH / 'php'
 RESULTS = BENCH / 'results'
 LOGS = RESULTS / 'logs'
 TREMOLO_APP = BENCH / 'tremolo_app.py'
+SESSION_LUA = BENCH / 'session.lua'
 OLD_VERSION = '0.1.1'
 OLD_VENV = BENCH / ('.venv-httpout-%s' % OLD_VERSION)
 OLD_PYTHON = OLD_VENV / 'bin' / 'python'
 
 ALL_CASES = ('hello', 'import', 'blocking', 'async-sleep', 'large', 'static',
-             'compression', 'memory')
+             'compression', 'memory', 'session')
 HELLO = b'Hello, World!\n'
 LARGE_LINES = 100_000            # docroot/large.py: 10,000,000 bytes
 LARGE100_LINES = 1_000_000       # docroot/large100.py: 100,000,000 bytes
@@ -331,6 +332,52 @@ EXTRA_HTTPOUT_ARGS: List[str] = []
 BASELINE_DIR: List[str] = []  # set by --baseline
 
 
+def session_contender(store: str, url: str) -> Contender:
+    """httpout with its sessions in `url`."""
+    def build(port: int, loop: str, workers: int, threads: int = 0):
+        argv, env = httpout_cmd(port, loop, workers, threads)
+        return argv[:-1] + ['--session-store', url] + argv[-1:], env
+
+    return Contender('httpout-' + store.lower(), 'httpout, %s sessions' % store, build)
+
+
+def sqlite_store() -> str:
+    """A fresh SQLite session file for this run."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    for suffix in ('', '-wal', '-shm'):
+        with contextlib.suppress(FileNotFoundError):
+            (LOGS / ('sessions.db' + suffix)).unlink()
+    return 'sqlite://' + str(LOGS / 'sessions.db')
+
+
+def start_redis(stack: contextlib.ExitStack) -> Optional[str]:
+    """A redis-server of our own, without persistence, stopped with
+    `stack`; None when redis-server or redis-py is missing."""
+    binary = shutil.which('redis-server')
+    try:
+        import redis  # noqa: F401  (what httpout's Redis store needs)
+    except ImportError:
+        return None
+    if binary is None:
+        return None
+    port = free_port()
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log_file = stack.enter_context(open(LOGS / 'redis.log', 'wb'))
+    proc = subprocess.Popen([binary, '--port', str(port), '--bind', '127.0.0.1',
+                             '--save', '', '--appendonly', 'no', '--dir', str(LOGS)],
+                            stdout=log_file, stderr=subprocess.STDOUT)
+    stack.callback(proc.wait, 10)
+    stack.callback(proc.terminate)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(('127.0.0.1', port), 0.2).close()
+            return 'redis://127.0.0.1:%d/0' % port
+        except OSError:
+            time.sleep(0.05)
+    raise ServerError('redis-server did not start (log: %s)' % (LOGS / 'redis.log'))
+
+
 def ensure_old_venv() -> Optional[str]:
     """Create bench/.venv-httpout-0.1.1 on first use; None when it is ready."""
     stamp = OLD_VENV / '.bench-ready'
@@ -491,12 +538,13 @@ class Wrk:
 
 def run_wrk(port: int, path: str, duration: float,
             connections: int = WRK_CONNECTIONS, threads: int = WRK_THREADS,
-            headers: Optional[Dict[str, str]] = None) -> Wrk:
+            headers: Optional[Dict[str, str]] = None,
+            extra: Tuple[str, ...] = ()) -> Wrk:
     argv = ['wrk', '-t%d' % threads, '-c%d' % connections,
             '-d%ds' % max(1, round(duration)), '--latency', '--timeout', '5s']
     for name, value in (headers or {}).items():
         argv += ['-H', '%s: %s' % (name, value)]
-    argv.append('http://127.0.0.1:%d%s' % (port, path))
+    argv += [*extra, 'http://127.0.0.1:%d%s' % (port, path)]
     result = Wrk()
     try:
         done = subprocess.run(argv, capture_output=True, text=True,
@@ -734,18 +782,20 @@ class Bench:
     def wrk_group(self, case: str, specs: List[Spec], path: str, expected: bytes,
                   connections: int = WRK_CONNECTIONS,
                   rounds: Optional[int] = None,
-                  headers: Optional[Dict[str, str]] = None) -> List[Optional[Row]]:
+                  headers: Optional[Dict[str, str]] = None,
+                  wrk_args: Tuple[str, ...] = ()) -> List[Optional[Row]]:
         """wrk against each contender, in interleaved rounds; the median round
         counts. Returns rows in the order of specs (None: it failed). With
         `headers`, wrk sends them, and each row notes the bytes one response
-        takes on the wire with them."""
+        takes on the wire with them. `wrk_args` go to every wrk run
+        (e.g. a Lua script)."""
         rows: List[Optional[Row]] = [None] * len(specs)
         with contextlib.ExitStack() as stack:
             live = self.start_group(stack, case, specs, path, expected)
             if not live:
                 return rows
             for spec, server in live:
-                run_wrk(server.port, path, 1, connections)      # warm-up, not counted
+                run_wrk(server.port, path, 1, connections, extra=wrk_args)  # warm-up, not counted
             wait_for_quiet(self.quiet_wait)
             runs: Dict[int, List[Wrk]] = {id(spec): [] for spec, _ in live}
             loads: Dict[int, List[float]] = {id(spec): [] for spec, _ in live}
@@ -767,7 +817,8 @@ class Bench:
                         if attempt:
                             wait_for_quiet(self.quiet_wait / 4)
                         meter = CpuMeter()
-                        w = run_wrk(server.port, path, seconds, connections, headers=headers)
+                        w = run_wrk(server.port, path, seconds, connections, headers=headers,
+                                    extra=wrk_args)
                         load = meter.foreign_cores()
                         if w.error:
                             failed[id(spec)] = w.error + ': ' + server.log_tail()
@@ -1092,12 +1143,37 @@ class Bench:
             row.note('target ≤ 16 MiB')
         self.add(row)
 
+    def case_session(self) -> None:
+        log('session: /session.py reads and writes its session (%s: a pool of '
+            'visitors per wrk thread), SQLite and Redis stores, against /hello.py'
+            % SESSION_LUA.relative_to(REPO))
+        wrk_args = ('-s', str(SESSION_LUA))
+        with contextlib.ExitStack() as stack:
+            stores = [('SQLite', sqlite_store())]
+            redis_url = start_redis(stack)
+            if redis_url is None:
+                self.add(Row('session', 'httpout, Redis sessions', '—', '1, 2',
+                             result='skipped', notes='redis-server or the redis '
+                             'package is missing (optional row)'))
+            else:
+                stores.append(('Redis', redis_url))
+            for loop in self.loops:
+                for workers in (1, 2):
+                    hello, = self.wrk_group('session', [Spec(HTTPOUT, loop, workers)],
+                                            '/hello.py', HELLO, wrk_args=wrk_args)
+                    self.set_ratio(hello, hello)
+                    specs = [Spec(session_contender(name, url), loop, workers)
+                             for name, url in stores]
+                    for row in self.wrk_group('session', specs, '/session.py', HELLO,
+                                              wrk_args=wrk_args):
+                        self.set_ratio(row, hello, ' of hello')
+
     def run(self, cases: List[str]) -> None:
         runners = {'hello': self.case_hello, 'import': self.case_import,
                    'blocking': self.case_blocking, 'async-sleep': self.case_async_sleep,
                    'large': self.case_large, 'static': self.case_static,
                    'compression': self.case_compression,
-                   'memory': self.case_memory}
+                   'memory': self.case_memory, 'session': self.case_session}
         for case in cases:
             started = time.monotonic()
             try:

@@ -12,6 +12,7 @@ from typing import Any, Coroutine, Dict, Optional, TypeVar
 from .requests import Request
 from .responses import Response
 from .server import HTTPOut as HTTPOut
+from .sessions import Session, Sessions
 
 _T = TypeVar('_T')
 
@@ -24,6 +25,8 @@ context: Any  # tremolo's connection context
 app: Any  # the tremolo Application
 modules: Dict[str, ModuleType]
 __server__: Dict[str, str]
+session: Session  # the visitor's session, opened on first use (docs/sessions.md)
+sessions: Sessions  # the worker's sessions, for middleware: sessions.open(request, response)
 __globals__: Any
 
 def print(*values: object, sep: Optional[str] = ' ', end: Optional[str] = '\n',

@@ -131,7 +131,7 @@ def _decode(text: str) -> Optional[Tuple[Dict[str, Any], Optional[str]]]:
     return stored['data'], csrf if isinstance(csrf, str) else None
 
 
-class Session(MutableMapping):
+class Session(MutableMapping[str, Any]):
     """The current visitor's session: `from httpout import session`.
 
     A dict of JSON values (`session['user'] = 'ann'`), plus `id`,

@@ -33,7 +33,7 @@ import concurrent.futures
 from typing import Any, Dict, List
 
 import __main__
-from httpout import __globals__, __server__, request, response, run, wait
+from httpout import __globals__, __server__, request, response, run, session, wait
 
 
 async def double(n: int) -> int:
@@ -55,6 +55,11 @@ response.set_status(404)
 response.set_header('X-A', 'b')
 response.set_cookie('sid', 'x', expires=60, httponly=True, samesite='Lax')
 sent: bool = response.headers_sent()
+session['n'] = session.get('n', 0) + 1
+token: str = session.csrf_token()
+valid: bool = session.check_csrf(token)
+sid: str = session.id
+session.regenerate()
 print(method.decode(), result, future.result(), path_info, __main__.__file__)
 '''
 
