@@ -55,6 +55,9 @@ def test_defaults(root):
         'log_format': 'text',
         'max_execution_time': 0.0,
         'server_name': 'httpout',
+        'session_lifetime': 1440,
+        'session_cookie': 'HTTPOUTSESSID',
+        'session_lock_timeout': 30.0,
         'document_root': os.path.abspath(root),
     }
 
@@ -240,6 +243,20 @@ def test_last_value_wins(root):
      'Invalid --bind value "[nope]:80": "nope" is not an IPv6 address'),
     (['--bind', ':1,'],
      'Invalid --bind value ":1,": empty item in comma-separated list'),
+    (['--session-store', 'mysql://x'], 'Invalid --session-store value "mysql://x": '
+     'expected sqlite:///PATH.db or redis://HOST:PORT/DB'),
+    (['--session-store', 'sqlite://sessions.db'], 'Invalid --session-store value '
+     '"sqlite://sessions.db": expected sqlite:///ABSOLUTE/PATH.db'),
+    (['--session-store', 'sqlite:///var/lib/'], 'Invalid --session-store value '
+     '"sqlite:///var/lib/": expected sqlite:///ABSOLUTE/PATH.db'),
+    (['--session-lifetime', '0'],
+     'Invalid --session-lifetime value "0": it must be at least 1'),
+    (['--session-cookie', 'a b'], 'Invalid --session-cookie value "a b": a cookie '
+     "name is letters, digits and !#$%&'*+-.^_`|~"),
+    (['--session-cookie', 'sid;x=1'], 'Invalid --session-cookie value "sid;x=1": a '
+     "cookie name is letters, digits and !#$%&'*+-.^_`|~"),
+    (['--session-lock-timeout', 'never'],
+     'Invalid --session-lock-timeout value "never": it must be a number'),
     (['--debug=yes'], 'Option "--debug" takes no value'),
     (['--help=1'], 'Option "--help" takes no value'),
     (['--port', '--debug'], 'Option "--port" needs a value'),
