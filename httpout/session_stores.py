@@ -27,6 +27,7 @@ share the file.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
@@ -35,7 +36,7 @@ import stat
 import tempfile
 import threading
 import time
-from typing import Any, Iterable, Optional, Protocol, Tuple
+from typing import Any, Iterable, Iterator, Optional, Protocol, Tuple
 from urllib.parse import urlsplit
 
 from tremolo.exceptions import ServiceUnavailable
@@ -221,18 +222,17 @@ class SQLiteStore:
         self._run(lambda db: db.execute('DELETE FROM sessions WHERE id = ?', (sid,)))
 
 
-class _transaction:
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
     """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error): a write transaction
     that takes the write lock at once, so it never fails half-way for it."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> None:
-        self.db.execute('BEGIN IMMEDIATE')
-
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        self.db.execute('COMMIT' if exc_type is None else 'ROLLBACK')
+    db.execute('BEGIN IMMEDIATE')
+    try:
+        yield
+    except BaseException:
+        db.execute('ROLLBACK')
+        raise
+    db.execute('COMMIT')
 
 
 def _sweep(db: sqlite3.Connection) -> None:

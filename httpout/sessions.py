@@ -47,8 +47,7 @@ import threading
 import time
 import weakref
 from collections.abc import MutableMapping
-from typing import (Any, AsyncIterator, Callable, Dict, Iterator, List, Optional,
-                    Tuple)
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Tuple
 
 from tremolo.exceptions import ServiceUnavailable
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import re
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -20,7 +21,9 @@ import httpx
 import pytest
 
 from conftest import Server
-from e2e_util import raw_get, start_server
+from e2e_util import RawResponse, raw_exchange, raw_get, start_server
+from httpout import session_stores
+from httpout.cli import usage
 
 COOKIE = 'HTTPOUTSESSID'
 ID = re.compile(r'[A-Za-z0-9_-]{43}')
@@ -327,7 +330,6 @@ def test_non_ascii_cookie_bytes_are_no_session(site):
     for raw in (b'\xc3\xa9' * 22, b'\xff\xfe' * 30, 'Ă'.encode() + b'G' * 41):
         request = (b'GET /count.py HTTP/1.1\r\nHost: x\r\nConnection: close\r\n'
                    b'Cookie: ' + COOKIE.encode() + b'=' + raw + b'\r\n\r\n')
-        from e2e_util import RawResponse, raw_exchange
         response = RawResponse(raw_exchange(site.port, request))
         assert response.status == 200 and response.body == b'1'
         assert ID.fullmatch(response.header('set-cookie').split(';')[0].split('=')[1])
@@ -463,39 +465,37 @@ def test_saved_when_the_script_raised(site):
         assert client.get('/count.py').text == '102'
 
 
+def beside(slow, request):
+    """Call `request()` 0.4 s into `slow()`, both requests; returns the
+    response of `request`, how long it took, and the response of `slow`."""
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        slow_response = pool.submit(slow)
+        time.sleep(0.4)
+        start = time.monotonic()
+        response = request()
+        return response, time.monotonic() - start, slow_response.result()
+
+
 def test_close_saves_early_and_lets_other_requests_in(site):
     with visitor(site) as client:
         client.get('/count.py')
-        with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            slow = pool.submit(client.get, '/close.py')
-            time.sleep(0.4)
-            start = time.monotonic()
-            assert client.get('/count.py').text == '2'  # not blocked by close.py
-            assert time.monotonic() - start < 1.0
-            text = slow.result().text
-        assert text.startswith('True\nrefused: the session is closed')
+        count, took, closed = beside(lambda: client.get('/close.py'),
+                                     lambda: client.get('/count.py'))
+        assert count.text == '2' and took < 1.0  # not held up by close.py
+        assert closed.text.startswith('True\nrefused: the session is closed')
         assert client.get('/show.py').json() == {'n': 2, 'closing': True}
 
 
 def test_a_held_session_makes_its_other_requests_wait(site):
     with visitor(site) as client:
         client.get('/count.py')
-        with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            hold = pool.submit(client.get, '/hold.py')
-            time.sleep(0.4)
-            start = time.monotonic()
-            assert client.get('/count.py').text == '2'
-            waited = time.monotonic() - start
-            hold.result()
-        assert waited > 0.8  # until hold.py ended
+        count, took, _ = beside(lambda: client.get('/hold.py'),
+                                lambda: client.get('/count.py'))
+        assert count.text == '2' and took > 0.8  # until hold.py ended
         # other visitors never wait for it
-        with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            hold = pool.submit(client.get, '/hold.py')
-            time.sleep(0.4)
-            start = time.monotonic()
-            httpx.get(site.url + '/count.py')
-            assert time.monotonic() - start < 0.5
-            hold.result()
+        other, took, _ = beside(lambda: client.get('/hold.py'),
+                                lambda: httpx.get(site.url + '/count.py'))
+        assert other.text == '1' and took < 0.5
 
 
 def test_lock_timeout_is_a_503(serve, tmp_path):
@@ -503,11 +503,8 @@ def test_lock_timeout_is_a_503(serve, tmp_path):
                    '--session-store', 'sqlite://%s/s.db' % tmp_path)
     with httpx.Client(base_url=server.url) as client:
         client.get('/count.py')
-        with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            hold = pool.submit(client.get, '/hold.py')
-            time.sleep(0.4)
-            refused = client.get('/count.py')
-            hold.result()
+        refused, _, _ = beside(lambda: client.get('/hold.py'),
+                               lambda: client.get('/count.py'))
         assert refused.status_code == 503
         assert set_cookies(refused) == []
         assert 'still in use by another request after --session-lock-timeout 0.3s' \
@@ -587,13 +584,10 @@ def test_default_store_is_a_private_file_outside_the_root(serve, tmp_path):
     assert not str(db).startswith(str(server.root))
     assert (db.parent.stat().st_mode & 0o777) == 0o700
     # --help says where it is
-    from httpout.cli import usage
     assert 'httpout-UID' in usage() and 'sessions-HASH.db' in usage()
 
 
 def test_expired_rows_are_swept_in_small_batches(tmp_path):
-    from httpout import session_stores
-
     store = session_stores.SQLiteStore(str(tmp_path / 's.db'), lifetime=60)
     store.load('x' * 43)  # creates the file
     with sqlite3.connect(tmp_path / 's.db') as conn:
@@ -615,8 +609,6 @@ def test_expired_rows_are_swept_in_small_batches(tmp_path):
 
 
 def test_a_shared_folder_is_refused(tmp_path):
-    from httpout import session_stores
-
     folder = tmp_path / 'open'
     folder.mkdir(mode=0o777)
     folder.chmod(0o777)
@@ -626,13 +618,10 @@ def test_a_shared_folder_is_refused(tmp_path):
 
 
 def test_example_login_members_csrf_logout(tmp_path):
-    import shutil
-    from conftest import Server as ExampleServer
-
     root = tmp_path / 'www'
     shutil.copytree(Path(__file__).resolve().parent.parent / 'example', root,
                     ignore=shutil.ignore_patterns('__pycache__'))
-    server = ExampleServer(root, ['--session-store', 'sqlite://%s/s.db' % tmp_path],
+    server = Server(root, ['--session-store', 'sqlite://%s/s.db' % tmp_path],
                            tmp_path / 'example.log')
     try:
         with httpx.Client(base_url=server.url) as client:
