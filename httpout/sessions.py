@@ -274,7 +274,7 @@ class Session(MutableMapping[str, Any]):
         data to save, deferred work?"""
         return self._token is not None or bool(self._deferred)
 
-    def lock(self) -> Optional[Lock]:
+    def held_lock(self) -> Optional[Lock]:
         token = self._token
         return None if token is None else (self._id, token)
 
@@ -438,7 +438,7 @@ class Sessions:
             SESSION_THREADS, thread_name_prefix='httpout-session')
         # by id(): a Session compares like a dict, so it cannot be hashed
         self._held: weakref.WeakValueDictionary[int, Session] = weakref.WeakValueDictionary()
-        self._held_lock = threading.Lock()
+        self._held_guard = threading.Lock()
         self._released = threading.Condition()  # wakes this worker's waiters
         self._stopping = threading.Event()
         self._keeper: Optional[threading.Thread] = None
@@ -553,7 +553,7 @@ class Sessions:
 
     def hold(self, session: Session) -> None:
         """`session` holds a lock: renew it until `let_go()`."""
-        with self._held_lock:
+        with self._held_guard:
             self._held[id(session)] = session
 
             if self._keeper is None:
@@ -562,7 +562,7 @@ class Sessions:
                 self._keeper.start()
 
     def let_go(self, session: Session) -> None:
-        with self._held_lock:
+        with self._held_guard:
             self._held.pop(id(session), None)
 
     def _keep(self) -> None:
@@ -570,8 +570,8 @@ class Sessions:
         ended (its request was lost) drops out of the weak mapping when it is
         collected, and its lock expires."""
         while not self._stopping.wait(LOCK_TTL / 4):
-            with self._held_lock:
-                locks = [lock for lock in map(Session.lock, self._held.values()) if lock]
+            with self._held_guard:
+                locks = [lock for lock in map(Session.held_lock, self._held.values()) if lock]
 
             try:
                 self.store.renew(locks, LOCK_TTL)

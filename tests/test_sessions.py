@@ -564,6 +564,8 @@ def test_store_down_is_503_for_session_pages_only_and_recovers(serve, tmp_path):
     assert 'Service Unavailable' in down.text
     assert server.get('/plain.py').text == 'plain'
     assert server.get('/read.py').text == 'none'  # a new visitor who only reads
+    members = server.get('/members/', headers={'Cookie': '%s=%s' % (COOKIE, 'M' * 43)})
+    assert members.status_code == 503 and set_cookies(members) == []
     log = server.log()
     assert re.search(r'ERROR: 127\.0\.0\.1 GET /count\.py: session store sqlite://\S+/'
                      r'not-yet/s\.db: unable to open database file', log), log
