@@ -42,6 +42,15 @@ PAGES = {
         session['n'] = n + 1
         print(session['n'], end='')
         ''',
+    'slow_count_pid.py': '''
+        import os
+        import time
+        from httpout import session
+        n = session.get('n', 0)
+        time.sleep(0.02)
+        session['n'] = n + 1
+        print(session['n'], os.getpid(), end='')
+        ''',
     'read.py': '''
         from httpout import session
         print(session.get('n', 'none'), end='')
@@ -350,7 +359,9 @@ def test_expired_and_deleted_ids_are_not_adopted(serve, tmp_path):
     with httpx.Client(base_url=server.url) as client:
         client.get('/count.py')
         sid = client.cookies[COOKIE]
-        assert client.get('/count.py').text == '2'  # within the lifetime
+        for n in ('2', '3', '4'):  # each use refreshes the idle lifetime
+            time.sleep(0.6)
+            assert client.get('/count.py').text == n
         time.sleep(1.3)  # idle past --session-lifetime 1
         expired = client.get('/count.py')
         assert expired.text == '1'
@@ -512,24 +523,30 @@ def test_lock_timeout_is_a_503(serve, tmp_path):
         assert client.get('/count.py').text == '2'  # the refused one changed nothing
 
 
-def increments(server: Server, sid: str, n: int = 20) -> List[str]:
+def increments(server: Server, sid: str, n: int = 20) -> List[List[str]]:
     def one(_):
-        return httpx.get(server.url + '/slow_count.py', cookies={COOKIE: sid},
-                         timeout=60).text
+        return httpx.get(server.url + '/slow_count_pid.py',
+                         headers={'Cookie': '%s=%s' % (COOKIE, sid)}, timeout=60).text.split()
 
     with concurrent.futures.ThreadPoolExecutor(n) as pool:
         return list(pool.map(one, range(n)))
 
 
-@pytest.mark.parametrize('workers', ['1', '2'])
+@pytest.mark.parametrize('workers', [1, 2])
 def test_twenty_concurrent_increments_lose_nothing(serve, tmp_path, workers):
     db = tmp_path / 's.db'
-    server = serve(PAGES, '--worker-num', workers, '--session-store', 'sqlite://%s' % db)
-    first = server.get('/count.py')
-    sid = session_cookie(first)
-    results = increments(server, sid)
-    assert sorted(map(int, results)) == list(range(2, 22))
-    assert httpx.get(server.url + '/read.py', cookies={COOKIE: sid}).text == '21'
+    server = serve(PAGES, '--worker-num', str(workers), '--session-store', 'sqlite://%s' % db)
+    sid = session_cookie(server.get('/count.py'))
+    pids: set = set()
+    for round_start in (2, 22, 42):  # until both workers have taken part
+        results = increments(server, sid)
+        assert sorted(int(n) for n, _ in results) == list(range(round_start, round_start + 20))
+        pids |= {pid for _, pid in results}
+        if len(pids) == workers:
+            break
+    assert len(pids) == workers  # with 2, the lock held across processes
+    read = httpx.get(server.url + '/read.py', headers={'Cookie': '%s=%s' % (COOKIE, sid)})
+    assert read.text == str(round_start + 19)
 
 
 def test_coroutines_use_the_scripts_session(site):
@@ -664,3 +681,30 @@ def test_example_login_members_csrf_logout(tmp_path):
         assert 'Traceback' not in server.log()
     finally:
         server.stop()
+
+
+def test_store_lock_rules(tmp_path):
+    """The lock rules of the SQLite store, as the Redis one has them too
+    (test_sessions_redis.py): one owner at a time; a lock that is not
+    renewed expires (its worker died) and can be taken over; renewal keeps
+    it; a save by an owner who lost the lock is refused."""
+    store = session_stores.SQLiteStore(str(tmp_path / 's.db'), lifetime=60)
+    check_lock_rules(store)
+    assert store.load('s' * 43) == '{"data": {"by": "b"}}'
+
+
+def check_lock_rules(store) -> None:
+    sid = 's' * 43
+    assert store.try_lock(sid, 'a', 0.3)
+    assert not store.try_lock(sid, 'b', 10)  # held
+    store.renew([(sid, 'a')], 0.6)
+    time.sleep(0.4)
+    assert not store.try_lock(sid, 'b', 10)  # renewed past its first expiry
+    time.sleep(0.4)
+    assert store.try_lock(sid, 'b', 10)  # expired: taken over
+    assert not store.release(sid, 'a', '{"data": {"by": "a"}}')  # a lost it
+    store.renew([(sid, 'a')], 10)  # a's renewal does not touch b's lock
+    assert not store.try_lock(sid, 'c', 10)
+    assert store.release(sid, 'b', '{"data": {"by": "b"}}')
+    assert store.try_lock(sid, 'c', 10)  # released
+    store.unlock(sid, 'c')

@@ -24,6 +24,8 @@ import pytest
 import redis
 
 from conftest import Server, free_port, write_tree
+from httpout.session_stores import RedisStore
+from test_sessions import check_lock_rules
 from test_deploy import Nginx, site_config
 
 pytestmark = pytest.mark.system
@@ -191,6 +193,13 @@ def test_hostile_and_unknown_ids_are_not_adopted(stack):
         assert response.status_code == 200 and response.text.split()[0] == '1'
         assert response.cookies[COOKIE] != value
         assert not store.exists('httpout:session:{%s}' % value)
+
+
+def test_redis_store_lock_rules(stack):
+    store = RedisStore(stack.redis.url, lifetime=60)
+    check_lock_rules(store)
+    assert store.load('s' * 43) == '{"data": {"by": "b"}}'
+    assert 55 <= stack.redis.client().ttl('httpout:session:{%s}' % ('s' * 43)) <= 60
 
 
 def test_redis_stopped_mid_run_then_restarted(tmp_path):
