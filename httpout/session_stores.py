@@ -281,7 +281,7 @@ class RedisStore:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        self.url = url
+        self.url = _without_password(url)  # it goes into the log
         self.lifetime = lifetime
         self._errors = (redis.RedisError, OSError)
         # one immediate retry: a pooled connection that a restarted server
@@ -320,6 +320,17 @@ class RedisStore:
 
     def delete(self, sid: str) -> None:
         self._run(self._redis.delete, _data_key(sid))
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+
+    if parts.password is None:
+        return url
+
+    host = parts.netloc.rpartition('@')[2]
+    user = parts.username or ''
+    return parts._replace(netloc='%s:***@%s' % (user, host)).geturl()
 
 
 # the braces are a Redis Cluster hash tag: both keys of a session (which a

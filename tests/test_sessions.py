@@ -708,3 +708,12 @@ def check_lock_rules(store) -> None:
     assert store.release(sid, 'b', '{"data": {"by": "b"}}')
     assert store.try_lock(sid, 'c', 10)  # released
     store.unlock(sid, 'c')
+
+
+def test_a_redis_password_stays_out_of_the_log():
+    # nothing is connected before first use, so no server is needed here
+    store = session_stores.RedisStore('redis://ann:hunter2@127.0.0.1:1/0', 60)
+    assert store.url == 'redis://ann:***@127.0.0.1:1/0'
+    with pytest.raises(session_stores.StoreUnavailable) as refused:
+        store.load('s' * 43)
+    assert 'hunter2' not in str(refused.value) and '***' in str(refused.value)
