@@ -8,6 +8,9 @@ driven by Playwright for Python, against a real httpout serving a copy of
 - An upload (file input + submit) shows the file's size and SHA-256.
 - The WebSocket echo page (example/ws.html + example/echo.py) echoes what
   is typed.
+- The login example (example/login.py, members.py, logout.py): the session
+  cookie as Chromium keeps it (HttpOnly, SameSite=Lax), the CSRF-protected
+  note form, and logging out.
 
 Chromium comes from Debian (`apt-get install -y chromium`, at
 /usr/bin/chromium) and Playwright is only the Python package: its own browser
@@ -201,3 +204,37 @@ def test_websocket_echo_page(site, page):
                      '> second <message> & more', '< second <message> & more']
     # the form's submit handler sent it over the socket: no navigation
     assert page.url == site.url + '/ws.html'
+
+
+def test_example_login_members_and_logout(site, page):
+    """example/login.py, members.py and logout.py in a real browser: the
+    redirect to the login form, the session cookie as the browser stores it
+    (HttpOnly: the page's own JavaScript cannot read it), a note posted
+    with the CSRF token, and the log out."""
+    page.goto(site.url + '/members.py')
+    assert page.url == site.url + '/login.py'
+    page.fill('input[name=name]', 'ann')
+    page.fill('input[name=password]', 'demo')
+    with page.expect_navigation():
+        page.click('button:has-text("Log in")')
+    assert page.url == site.url + '/members.py'
+    assert page.locator('h1').inner_text() == 'Welcome, ann'
+
+    cookie, = [c for c in page.context.cookies() if c['name'] == 'HTTPOUTSESSID']
+    assert cookie['httpOnly'] and cookie['sameSite'] == 'Lax'
+    assert not cookie['secure'] and cookie['path'] == '/' and cookie['expires'] == -1
+    assert 'HTTPOUTSESSID' not in page.evaluate('document.cookie')
+
+    page.fill('input[name=note]', 'typed in the browser')
+    with page.expect_navigation():
+        page.click('button:has-text("Add")')
+    assert page.locator('li').all_inner_texts() == ['typed in the browser']
+
+    with page.expect_navigation():
+        page.click('button:has-text("Log out")')
+    assert page.url == site.url + '/login.py'
+    # the session is gone; the login form has started a new one
+    assert [c['value'] for c in page.context.cookies()
+            if c['name'] == 'HTTPOUTSESSID'] != [cookie['value']]
+    page.goto(site.url + '/members.py')
+    assert page.url == site.url + '/login.py'
