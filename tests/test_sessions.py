@@ -197,6 +197,17 @@ PAGES = {
                 response.set_status(302, b'Found')
                 response.set_header(b'Location', b'/login.py')
                 return b''
+
+        @app.on_request
+        async def session_actions(request, response, **server):
+            if request.path == b'/mw_regenerate':
+                async with sessions.open(request, response) as session:
+                    session.regenerate()
+                    return session.id.encode()
+            if request.path == b'/mw_destroy':
+                async with sessions.open(request, response) as session:
+                    session.destroy()
+                return b'destroyed'
         ''',
     'members/index.py': '''
         from httpout import session
@@ -571,6 +582,20 @@ def test_middleware_login_check_redirects(site):
         welcome = client.get('/members/')
         assert welcome.status_code == 200
         assert welcome.text == 'welcome ann 2'  # the middleware saved its change
+
+
+def test_middleware_regenerate_and_destroy(site):
+    with visitor(site) as client:
+        client.get('/count.py')
+        old = client.cookies[COOKIE]
+        regenerated = client.get('/mw_regenerate')
+        new = regenerated.text
+        assert ID.fullmatch(new) and new != old and session_cookie(regenerated) == new
+        assert old not in rows(site.db) and new in rows(site.db)
+        assert client.get('/count.py').text == '2'
+        destroyed = client.get('/mw_destroy')
+        assert destroyed.text == 'destroyed' and 'Max-Age=0' in set_cookies(destroyed)[0]
+        assert new not in rows(site.db) and new not in rows(site.db, 'session_locks')
 
 
 def test_store_down_is_503_for_session_pages_only_and_recovers(serve, tmp_path):
