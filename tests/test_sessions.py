@@ -517,7 +517,7 @@ def test_a_held_session_makes_its_other_requests_wait(site):
         # other visitors never wait for it
         other, took, _ = beside(lambda: client.get('/hold.py'),
                                 lambda: httpx.get(site.url + '/count.py'))
-        assert other.text == '1' and took < 0.5
+        assert other.text == '1' and took < 0.9  # hold.py has 1.1 s to go
 
 
 def test_lock_timeout_is_a_503(serve, tmp_path):
