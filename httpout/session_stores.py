@@ -12,6 +12,7 @@ Rules owned here:
 - `release` saves and unlocks in one atomic step, and only while the
   caller still owns the lock: a lock that was lost (it expired) saves
   nothing, and says so by returning False.
+- The SQLite file is created readable by httpout's user only (0600).
 - Every failure to reach the store is `StoreUnavailable`, an HTTP 503 with
   a one-line message naming the store. The next call tries again, so a
   store that comes back is used again without a restart.
@@ -138,6 +139,7 @@ class SQLiteStore:
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
 
         try:
+            _owner_only(self.path)
             db.execute('PRAGMA journal_mode=WAL')
             db.execute('PRAGMA synchronous=NORMAL')  # durable enough with WAL
             db.executescript(SCHEMA)
@@ -242,6 +244,19 @@ def _sweep(db: sqlite3.Connection) -> None:
     for table in ('sessions', 'session_locks'):
         db.execute('DELETE FROM %s WHERE rowid IN (SELECT rowid FROM %s '
                    'WHERE expires < ? LIMIT %d)' % (table, table, SWEEP_BATCH), (now,))
+
+
+def _owner_only(path: str) -> None:
+    """Make the database file (and its -wal and -shm files, which SQLite
+    creates with the file's permissions) readable by this user only: it
+    holds every visitor's data. chmod, not open(): closing any descriptor
+    of the file would drop the process's SQLite locks on it."""
+    for name in (path, path + '-wal', path + '-shm'):
+        try:
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 def _private_folder(path: str) -> None:

@@ -263,6 +263,7 @@ def test_first_use_sets_a_strict_cookie(site):
         assert second.text == '2'
         assert session_cookie(second) is None  # the id is known: no new cookie
         assert '"n": 2' in rows(site.db)[sid]
+        assert (site.db.stat().st_mode & 0o777) == 0o600  # the visitors' data
 
 
 def test_page_that_never_touches_session_sets_nothing(site):
@@ -629,6 +630,8 @@ def test_default_store_is_a_private_file_outside_the_root(serve, tmp_path):
     assert db.is_file() and sid in rows(db)
     assert not str(db).startswith(str(server.root))
     assert (db.parent.stat().st_mode & 0o777) == 0o700
+    assert (db.stat().st_mode & 0o777) == 0o600
+    assert (Path(str(db) + '-wal').stat().st_mode & 0o777) == 0o600
     # --help says where it is
     assert 'httpout-UID' in usage() and 'sessions-HASH.db' in usage()
 
