@@ -128,6 +128,7 @@ class SQLiteStore:
         self.lifetime = lifetime
         self.make_folder = make_folder
         self._local = threading.local()  # a connection per thread
+        self._writing = threading.Lock()
         self._saves = itertools.count(1)
 
     def _connect(self) -> sqlite3.Connection:
@@ -149,15 +150,21 @@ class SQLiteStore:
 
         return db
 
-    def _run(self, work: Any) -> Any:
+    def _run(self, work: Any, write: bool = True) -> Any:
         """`work(db)` on this thread's connection; any SQLite failure is
-        StoreUnavailable, and the connection is opened anew next time."""
+        StoreUnavailable, and the connection is opened anew next time.
+        Writes of one process take turns on `_writing`: a thread waiting
+        there is woken at once, while one that meets SQLite's own write
+        lock sleeps in its busy handler (milliseconds at a time)."""
         db = getattr(self._local, 'db', None)
 
         try:
             if db is None:
                 db = self._local.db = self._connect()
-            return work(db)
+            if not write:
+                return work(db)
+            with self._writing:
+                return work(db)
         except (sqlite3.Error, OSError) as exc:
             if db is not None:
                 self._local.db = None
@@ -198,7 +205,7 @@ class SQLiteStore:
                              (sid, time.time())).fetchone()
             return None if row is None else row[0]
 
-        return self._run(load)
+        return self._run(load, write=False)
 
     def release(self, sid: str, token: str, data: str) -> bool:
         def release(db: sqlite3.Connection) -> bool:
