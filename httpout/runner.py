@@ -240,6 +240,12 @@ class Job:
 
     # --- lifecycle -----------------------------------------------------------
 
+    def end_session(self) -> None:
+        error = self.sessions.end_now(self.session)
+
+        if error is not None:
+            self.errors.append(error)
+
     def release(self) -> None:
         """The request is over: break the reference cycles through its module
         namespaces and its streams (which call back into the job), so that
@@ -466,6 +472,9 @@ class ScriptRunner:
                                     self.request_line(job), name, name)
 
             if not job.pending:
+                # nothing else can use the session now: save it on this
+                # thread, which spares the loop a trip to a session thread
+                job.end_session()
                 job.stream.hold()
 
         return None

@@ -26,12 +26,14 @@ Rules owned here:
 - Data: a dict with string keys and JSON values, checked as they are set,
   saved as JSON when the script ends (also when it raised), which refreshes
   the idle expiry (--session-lifetime).
-- Store I/O never blocks the event loop: it runs on the script's thread, or
-  on the worker's session threads (`Sessions.executor`) for the end of a
-  request and for middleware (`async with sessions.open(...)`). Store work
-  asked for on the loop (by a coroutine of the page, or inside
-  `sessions.open()`) waits for the end of the request or block; first use
-  from a coroutine raises, as it would have to wait for the store.
+- Store I/O never blocks the event loop: it runs on the script's thread
+  (which also saves the session as the script ends, when no coroutine of
+  it is left), or on the worker's session threads (`Sessions.executor`) for
+  the end of a request whose coroutines ran on, and for middleware
+  (`async with sessions.open(...)`). Store work asked for on the loop (by
+  a coroutine of the page, or inside `sessions.open()`) waits for the end
+  of the request or block; first use from a coroutine raises, as it would
+  have to wait for the store.
 """
 from __future__ import annotations
 
@@ -472,12 +474,21 @@ class Sessions:
         Returns the error (or raises it, with `raise_error`)."""
         if not session.held:
             return None
-        try:
-            await self.call(session.end)
-        except Exception as exc:
-            if raise_error:
-                raise
-            return exc
+
+        error = await self.call(self.end_now, session)
+
+        if error is not None and raise_error:
+            raise error
+
+        return error
+
+    def end_now(self, session: Session) -> Optional[BaseException]:
+        """`end()` on this thread (blocking), for the script's own."""
+        if session.held:
+            try:
+                session.end()
+            except Exception as exc:
+                return exc
 
         return None
 
