@@ -179,7 +179,7 @@ class HTTPOut:
         store = open_store(url or default_url(self.document_root),
                            options.get('session_lifetime', DEFAULT_LIFETIME),
                            default=url is None)
-        self.logger.info('sessions: %s', store.url)
+        self.logger.debug('sessions: %s', store.url)
         return Sessions(store, loop=loop, logger=self.logger,
                         trusted_proxies=self.trusted_proxies,
                         cookie_name=options.get('session_cookie', DEFAULT_COOKIE),

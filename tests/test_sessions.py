@@ -10,6 +10,7 @@ are in test_sessions_redis.py (they need Debian's redis-server and nginx).
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import re
 import shutil
 import sqlite3
@@ -625,8 +626,7 @@ def test_store_down_is_503_for_session_pages_only_and_recovers(serve, tmp_path):
 def test_default_store_is_a_private_file_outside_the_root(serve, tmp_path):
     server = serve(PAGES)
     sid = session_cookie(server.get('/count.py'))
-    path = re.search(r'sessions: sqlite://(\S+)', server.log()).group(1)
-    db = Path(path)
+    db = Path(session_stores.default_url(os.path.realpath(server.root))[len('sqlite://'):])
     assert db.is_file() and sid in rows(db)
     assert not str(db).startswith(str(server.root))
     assert (db.parent.stat().st_mode & 0o777) == 0o700
