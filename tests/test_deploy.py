@@ -513,6 +513,23 @@ http {
         self.proc.stdout.close()
 
 
+def behind_nginx(root: Path, base: Path, started: list, *args: str):
+    """Two httpout processes over `root` that trust 127.0.0.1 as their
+    proxy (plus `args`), and nginx with the shipped config in front of
+    them; each is appended to `started` as it starts, for the caller to
+    stop. Returns (the two servers, nginx)."""
+    backends = []
+    for i in range(2):
+        backends.append(Server(root, ['--trusted-proxy', '127.0.0.1', *args],
+                               base / ('httpout%d.log' % i)))
+        started.append(backends[-1])
+
+    upstreams = ['127.0.0.1:%d' % b.port for b in backends]
+    nginx = Nginx(base / 'nginx', site_config(upstreams, free_port(), root))
+    started.append(nginx)
+    return backends, nginx
+
+
 class Stack:
     def __init__(self, root: Path, backends: List[Server], nginx: Nginx,
                  naive: Nginx):
@@ -534,17 +551,9 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     write_tree(root, PAGES)
     started: list = []
     try:
-        backends = []
-        for i in range(2):
-            backends.append(Server(root, ['--trusted-proxy', '127.0.0.1',
-                                          '--health-path', '/healthz',
-                                          '--metrics-path', '/metrics'],
-                                   base / ('httpout%d.log' % i)))
-            started.append(backends[-1])
-
+        backends, nginx = behind_nginx(root, base, started,
+                                       '--health-path', '/healthz', '--metrics-path', '/metrics')
         upstreams = ['127.0.0.1:%d' % b.port for b in backends]
-        nginx = Nginx(base / 'nginx', site_config(upstreams, free_port(), root))
-        started.append(nginx)
         naive = Nginx(base / 'nginx-naive',
                       site_config(upstreams, free_port(), root, naive=True))
         started.append(naive)

@@ -26,7 +26,7 @@ import redis
 from conftest import Server, free_port, write_tree
 from httpout.session_stores import RedisStore
 from test_sessions import check_lock_rules
-from test_deploy import Nginx, site_config
+from test_deploy import Nginx, behind_nginx
 
 pytestmark = pytest.mark.system
 
@@ -122,16 +122,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     try:
         redis_server = RedisServer(base / 'redis')
         started.append(redis_server)
-        backends = []
-        for i in range(2):
-            backends.append(Server(root, ['--trusted-proxy', '127.0.0.1',
-                                          '--session-store', redis_server.url,
-                                          '--session-lifetime', '600'],
-                                   base / ('httpout%d.log' % i)))
-            started.append(backends[-1])
-        upstreams = ['127.0.0.1:%d' % b.port for b in backends]
-        nginx = Nginx(base / 'nginx', site_config(upstreams, free_port(), root))
-        started.append(nginx)
+        backends, nginx = behind_nginx(root, base, started, '--session-store',
+                                       redis_server.url, '--session-lifetime', '600')
         yield Stack(redis_server, backends, nginx)
         for backend in backends:
             assert 'Traceback' not in backend.log(), backend.log()
