@@ -296,42 +296,33 @@ class ScriptStreams:
         self._read_body = read_body
         self._logger = logger
         self._request_line = request_line
-        self._stdout: Optional[ResponseText] = None
-        self._stdin: Optional[io.TextIOWrapper] = None
-        self._stderr: Optional[LogText] = None
+        self._made: Dict[str, Any] = {}  # stream name -> the request's own
         # stream name -> where contextlib.redirect_*() sends it (rule 5)
         self.redirected: Dict[str, Any] = {}
 
+    def _stream(self, name: str, make: Callable[[], Any]) -> Any:
+        if name in self.redirected:
+            return self.redirected[name]
+
+        stream = self._made.get(name)
+
+        if stream is None:
+            stream = self._made[name] = make()
+
+        return stream
+
     @property
     def stdout(self) -> Any:
-        if 'stdout' in self.redirected:
-            return self.redirected['stdout']
-
-        if self._stdout is None:
-            self._stdout = ResponseText(self._write, self._flush)
-
-        return self._stdout
+        return self._stream('stdout', lambda: ResponseText(self._write, self._flush))
 
     @property
     def stdin(self) -> Any:
-        if 'stdin' in self.redirected:
-            return self.redirected['stdin']
-
-        if self._stdin is None:
-            self._stdin = io.TextIOWrapper(io.BufferedReader(RequestBody(self._read_body)),
-                                           encoding='utf-8')
-
-        return self._stdin
+        return self._stream('stdin', lambda: io.TextIOWrapper(
+            io.BufferedReader(RequestBody(self._read_body)), encoding='utf-8'))
 
     @property
     def stderr(self) -> Any:
-        if 'stderr' in self.redirected:
-            return self.redirected['stderr']
-
-        if self._stderr is None:
-            self._stderr = LogText(self._logger, self._request_line)
-
-        return self._stderr
+        return self._stream('stderr', lambda: LogText(self._logger, self._request_line))
 
     def redirect(self, name: str, target: Any) -> Any:
         """Send stream `name` to `target` (OWN: the request's own again);
@@ -345,5 +336,7 @@ class ScriptStreams:
 
     def close(self) -> None:
         """The script has ended: log what is left of its stderr."""
-        if self._stderr is not None:
-            self._stderr.end()
+        stderr = self._made.get('stderr')
+
+        if stderr is not None:
+            stderr.end()
