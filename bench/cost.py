@@ -2,7 +2,8 @@
 
     python bench/cost.py [--seconds 5] [--loop asyncio] [--path /hello.py]
 
-Starts the bare tremolo route and httpout (with its default pool of 16
+Starts the bare tremolo route, the same with one executor hop (--hop),
+and httpout (with its default pool of 16
 script threads, the same with --metrics-path, and with one thread) on /hello.py (or --path: any page of
 bench/docroot/ that tremolo_app.py also answers, e.g. /static64k.txt),
 drives each with the same wrk
@@ -92,6 +93,7 @@ def main(argv=None) -> int:
     bench.make_fixtures()
     contenders = [
         ('tremolo route (reference)', bench.tremolo_cmd, 0),
+        ('bare route + one executor hop', bench.tremolo_hop_cmd, 0),
         ('httpout, 16 script threads', bench.httpout_cmd, 16),
         ('httpout --metrics-path, 16 script threads', bench.HTTPOUT_METRICS.build, 16),
         ('httpout, 1 script thread', bench.httpout_cmd, 1),

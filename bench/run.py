@@ -269,6 +269,11 @@ def tremolo_read64k_cmd(port: int, loop: str, workers: int, threads: int = 0):
     return argv + ['--static-read-size', '65536'], env
 
 
+def tremolo_hop_cmd(port: int, loop: str, workers: int, threads: int = 0):
+    argv, env = tremolo_cmd(port, loop, workers)
+    return argv + ['--hop'], env
+
+
 def httpout_cmd(port: int, loop: str, workers: int, threads: int = 0,
                 options: Tuple[str, ...] = ()):
     env = clean_env()
@@ -315,6 +320,10 @@ def php_cmd(port: int, loop: str, workers: int, threads: int = 0):
 TREMOLO = Contender('tremolo', 'tremolo route (reference)', tremolo_cmd)
 TREMOLO_READ64K = Contender('tremolo-64k', 'tremolo route, 64 KiB reads',
                             tremolo_read64k_cmd)
+# the route handing its bytes through one loop.run_in_executor hop: the
+# least a page run on a thread costs (issue 12: httpout should beat it)
+TREMOLO_HOP = Contender('tremolo-hop', 'bare route + one executor hop',
+                        tremolo_hop_cmd)
 HTTPOUT = Contender('httpout', 'httpout (this checkout)', httpout_cmd)
 # --download-rate keeps static files on tremolo's read path (64 KiB reads on
 # its executor), the path every static file took before zero-copy
@@ -891,19 +900,23 @@ class Bench:
             % (WRK_THREADS, WRK_CONNECTIONS, self.rounds, self.round_seconds))
         for loop in self.loops:
             for workers in (1, 2):
-                contenders = ([TREMOLO, HTTPOUT, HTTPOUT_METRICS, OLD] +
+                contenders = ([TREMOLO, TREMOLO_HOP, HTTPOUT, HTTPOUT_METRICS, OLD] +
                               ([BASELINE] if BASELINE_DIR else []))
                 specs = [Spec(c, loop, workers) for c in contenders]
                 rows = self.wrk_group('hello', specs, '/hello.py', HELLO)
                 for row in rows:
                     self.set_ratio(row, rows[0])
-                plain, metered = rows[1], rows[2]
+                hop, plain, metered = rows[1], rows[2], rows[3]
+                if plain is not None and hop is not None and plain.value and hop.value:
+                    plain.note('%s of the route with one executor hop; issue 12: '
+                               '≥ 0.75× the route (asyncio, 1 worker) and above the hop'
+                               % fmt_ratio(plain.value / hop.value))
                 if plain is not None and metered is not None and plain.value and metered.value:
                     metered.note('%s of httpout without metrics; limit ≥ 0.95×'
                                  % fmt_ratio(metered.value / plain.value))
-                if BASELINE_DIR and rows[1] and rows[-1] and rows[1].value and rows[-1].value:
-                    rows[1].note('%s of the baseline checkout'
-                                 % fmt_ratio(rows[1].value / rows[-1].value))
+                if BASELINE_DIR and plain and rows[-1] and plain.value and rows[-1].value:
+                    plain.note('%s of the baseline checkout'
+                               % fmt_ratio(plain.value / rows[-1].value))
         if not shutil.which('php'):
             self.add(Row('hello', PHP.label, '—', '1, 2', result='skipped',
                          notes='`php` is not on the PATH (optional row)'))

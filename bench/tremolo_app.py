@@ -3,7 +3,12 @@ the pages in bench/docroot/, with no httpout in between ("the limit for our
 stack"). bench/run.py starts it as
 
     python bench/tremolo_app.py --port P --loop asyncio|uvloop --worker-num N \
-        --docroot bench/docroot [--static-read-size 65536]
+        --docroot bench/docroot [--static-read-size 65536] [--hop]
+
+With --hop, /hello.py hands the same bytes through one thread hop
+(`loop.run_in_executor`, tremolo's default executor) before answering: the
+least any server pays that runs a page on a thread, as httpout must
+(SPEC section 3), so httpout's hello row is also read against it.
 """
 import argparse
 import asyncio
@@ -23,15 +28,25 @@ def main() -> None:
     parser.add_argument('--docroot', required=True)
     # tremolo's default; bench/run.py also runs 65536, what httpout uses
     parser.add_argument('--static-read-size', type=int, default=16384)
+    parser.add_argument('--hop', action='store_true',
+                        help='answer /hello.py after one run_in_executor hop')
     args = parser.parse_args()
 
     large_path = os.path.join(os.path.abspath(args.docroot), 'large10m.txt')
     app = Application()
 
     # the same body and type as docroot/hello.py under httpout
-    @app.route('/hello.py')
-    async def hello(**server):
-        return HELLO
+    if not args.hop:
+        @app.route('/hello.py')
+        async def hello(**server):
+            return HELLO
+    else:
+        def page() -> bytes:  # on a thread, as a script is
+            return HELLO
+
+        @app.route('/hello.py')
+        async def hello_hop(**server):
+            return await asyncio.get_running_loop().run_in_executor(None, page)
 
     @app.route('/import300.py')
     async def import300(**server):
