@@ -186,8 +186,6 @@ class HTTPOut:
                         lock_timeout=options.get('session_lock_timeout',
                                                  DEFAULT_LOCK_TIMEOUT))
 
-    def _run_globals(self, code_cache: CodeCache) -> ModuleType:
-        """Run `__globals__.py` once for this worker, as module `__globals__`."""
     def _start_operations(self, loop: Any, options: dict, globals_files: List[str]) -> None:
         """What the operator asked for: docs/operations.md."""
         assert self.runner is not None
