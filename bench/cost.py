@@ -2,6 +2,10 @@
 
     python bench/cost.py [--seconds 5] [--loop asyncio] [--path /hello.py]
 
+With `--baseline DIR` it also measures httpout from another checkout, and
+with `--rounds N` it measures every row N times, interleaved, so that a
+change can be read against the commit before it in one run.
+
 Starts the bare tremolo route, the same with one executor hop (--hop),
 and httpout (with its default pool of 16
 script threads, the same with --metrics-path, and with one thread) on /hello.py (or --path: any page of
@@ -89,6 +93,11 @@ def main(argv=None) -> int:
     parser.add_argument('--seconds', type=float, default=5.0)
     parser.add_argument('--loop', default='asyncio', choices=('asyncio', 'uvloop'))
     parser.add_argument('--path', default='/hello.py')
+    parser.add_argument('--baseline', default='', metavar='DIR',
+                        help='also measure httpout from this other checkout '
+                             '(e.g. a git worktree of the commit before a change)')
+    parser.add_argument('--rounds', type=int, default=1,
+                        help='measure the rows this many times, interleaved')
     args = parser.parse_args(argv)
     bench.make_fixtures()
     contenders = [
@@ -98,6 +107,11 @@ def main(argv=None) -> int:
         ('httpout --metrics-path, 16 script threads', bench.HTTPOUT_METRICS.build, 16),
         ('httpout, 1 script thread', bench.httpout_cmd, 1),
     ]
+
+    if args.baseline:
+        bench.BASELINE_DIR[:] = [os.path.abspath(args.baseline)]
+        contenders.append(('httpout (baseline checkout), 16 script threads',
+                           bench.baseline_cmd, 16))
     print('CPU per request of %s, wrk -t2 -c32 for %g s, loop %s, 1 worker; '
           'µs per answered request' % (args.path, args.seconds, args.loop))
     print()
@@ -106,7 +120,7 @@ def main(argv=None) -> int:
     print('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
 
     try:
-        for label, command, threads in contenders:
+        for label, command, threads in contenders * args.rounds:
             port = bench.free_port()
             argv_, env = command(port, args.loop, 1, threads)
             server = bench.Server(label, argv_, env, port, 'cost-%s' % label)

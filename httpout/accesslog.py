@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import time
 from typing import List, Optional, TextIO
@@ -28,9 +29,16 @@ from .logs import iso_time
 __all__ = ('AccessLog',)
 
 
+# printable ASCII but '"' and '\\': written as it is
+_PLAIN = re.compile(rb'[ !#-\[\]-~]*')
+
+
 def _quoted(value: Optional[bytes]) -> str:
     if not value:
         return '"-"'
+
+    if _PLAIN.fullmatch(value):  # what nearly every request line and agent is
+        return '"%s"' % value.decode('ascii')
 
     # escaped, so that a client cannot forge log lines or fields
     text = value.decode('latin-1').encode('unicode_escape').decode('ascii')

@@ -45,9 +45,33 @@ __all__ = ('ClientDisconnected', 'FlushClock', 'HTTPWriter', 'OutputStream')
 # How long the first bytes may wait for the script to end (delay_first_flush).
 FIRST_FLUSH_DELAY = 0.001
 
-# Headers the writer itself decides; values a script set for them are ignored.
-_FRAMING_HEADERS = frozenset((b'content-type', b'content-length',
-                              b'transfer-encoding', b'connection'))
+# Headers the writer itself decides; values a script set for them are ignored
+# (Date and Server are tremolo's, as its own responses have them).
+_WRITER_HEADERS = frozenset((b'content-type', b'content-length',
+                             b'transfer-encoding', b'connection', b'date', b'server'))
+
+
+class _DateAndServer:
+    """The head's Date and Server lines, rendered again only when tremolo's
+    clock (`server_date`, updated once a second) or the name changes, rather
+    than set as two headers and rendered for every response."""
+
+    def __init__(self) -> None:
+        self._key: Tuple[bytes, bytes] = (b'', b'')
+        self._lines: List[bytes] = []
+
+    def lines(self, info: dict) -> List[bytes]:
+        key = (info['server_date'], info['server_name'])
+
+        if key != self._key:
+            date, name = key
+            self._key = key
+            self._lines = [b'Date: ' + date] + ([b'Server: ' + name] if name else [])
+
+        return self._lines
+
+
+_DATE_AND_SERVER = _DateAndServer()
 
 
 class ClientDisconnected(ConnectionResetError):
@@ -142,10 +166,10 @@ class HTTPWriter:
     def _render_head(self, content_length: Optional[int]) -> bytes:
         request = self._request
         response = self._tremolo_response
-        response.set_base_headers()  # Date, Server
         status, message = response.get_status()
         headers = response.headers
-        lines = [b'HTTP/%s %d %s' % (request.version, status, message)]
+        lines = [b'HTTP/%s %d %s' % (request.version, status, message),
+                 *_DATE_AND_SERVER.lines(request.server.globals.info)]
         # RFC 9110 section 6.4.1: these statuses never carry content
         self._has_body = (status >= 200 and status not in (204, 304) and
                           request.method != b'HEAD')
@@ -172,7 +196,7 @@ class HTTPWriter:
                      else b'Connection: close')
 
         for key, values in headers.items():
-            if key not in _FRAMING_HEADERS:
+            if key not in _WRITER_HEADERS:
                 lines.extend(key.name + b': ' + value for value in values)
 
         return b'\r\n'.join(lines) + b'\r\n\r\n'

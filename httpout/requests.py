@@ -120,14 +120,34 @@ def build_environ(request, script: Script, *, document_root: str,
     }
 
     for name, values in headers.items():
-        if b'_' in name or name in (b'content-type', b'content-length', b'host'):
-            continue
+        key = _CGI_KEYS.get(name)
 
-        separator = b'; ' if name == b'cookie' else b', '
-        key = 'HTTP_' + name.decode('latin-1').upper().replace('-', '_')
-        environ[key] = separator.join(values).decode('latin-1')
+        if key is None:
+            key = _cgi_key(name)
+
+        if key:
+            separator = b'; ' if name == b'cookie' else b', '
+            environ[key] = separator.join(values).decode('latin-1')
 
     return environ
+
+
+# The HTTP_<NAME> key of each header name seen, '' for the names left out;
+# bounded, since clients choose the names.
+_CGI_KEYS: Dict[bytes, str] = {}
+_CGI_KEYS_MAX = 1024
+
+
+def _cgi_key(name: bytes) -> str:
+    if b'_' in name or name in (b'content-type', b'content-length', b'host'):
+        key = ''
+    else:
+        key = 'HTTP_' + name.decode('latin-1').upper().replace('-', '_')
+
+    if len(_CGI_KEYS) < _CGI_KEYS_MAX:
+        _CGI_KEYS[name] = key
+
+    return key
 
 
 def request_scheme(request, trusted_proxies: TrustedProxies) -> str:

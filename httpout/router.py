@@ -49,10 +49,10 @@ import os
 import re
 import stat
 from dataclasses import dataclass, field
-from typing import Callable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 __all__ = [
-    'ALLOWED_EXTENSIONS', 'Redirect', 'Refusal', 'Route', 'Script',
+    'ALLOWED_EXTENSIONS', 'Redirect', 'Refusal', 'Route', 'Routes', 'Script',
     'StaticFile', 'media_type', 'resolve',
 ]
 
@@ -199,6 +199,76 @@ def resolve(document_root: str, url_path: str,
         # ever sent.
         return _folder(document_root, segments)
     return _static(document_root, segments)
+
+
+class Routes:
+    """`resolve()` with a memory, for one worker: a file route is decided
+    once per URL, and later requests of that URL only take the stat the
+    request needs anyway (the code cache, the ETag).
+
+    A remembered route is used only while `os.lstat()` of its file gives
+    the same file, unchanged (device, inode, type, size, times). What can
+    change the answer is in that check or is not remembered:
+    - Every rule judged on the URL alone (1, 3, 4, 5, 8) gives the same
+      answer for the same URL.
+    - Rules 2 and 9 depend on the filesystem. Only routes found without a
+      symbolic link on the way are remembered, so the file's path is the
+      joined URL; lstat() of it follows a directory turned into a link
+      since, which then shows another file (or none) and the URL is routed
+      again. A file that became a link has another type; one that was
+      replaced, removed or edited has another inode, size or times.
+    - Directory index routes are not remembered: adding `index.py` beside
+      `index.html` must take effect at once. Nor are refusals and
+      redirects: a file created later must be found.
+    """
+
+    def __init__(self, document_root: str,
+                 directory_index: Sequence[str] = ('index.py', 'index.html'),
+                 size: int = 1024) -> None:
+        self.document_root = document_root
+        self.directory_index = directory_index
+        self._size = size  # URLs are the client's choice: bounded
+        self._routes: Dict[str, Union[Script, StaticFile]] = {}
+
+    def resolve(self, url_path: str) -> Route:
+        route = self._routes.get(url_path)
+
+        if route is not None:
+            try:
+                st = os.lstat(route.path)
+            except OSError:
+                st = None
+
+            if st is not None and _same_file(st, route.stat):
+                return route
+
+            del self._routes[url_path]
+
+        route = resolve(self.document_root, url_path, self.directory_index)
+
+        if isinstance(route, (Script, StaticFile)) and self._remembers(url_path, route):
+            if len(self._routes) >= self._size:
+                self._routes.clear()
+
+            self._routes[url_path] = route
+
+        return route
+
+    def _remembers(self, url_path: str, route: Union[Script, StaticFile]) -> bool:
+        if url_path.endswith('/'):  # a directory index
+            return False
+
+        name = route.script_name if isinstance(route, Script) else url_path
+        segments = [segment for segment in name.split('/') if segment]
+        # the file's path is the joined URL: no symbolic link was on the way
+        return route.path == os.path.join(self.document_root, *segments)
+
+
+def _same_file(now: os.stat_result, then: Optional[os.stat_result]) -> bool:
+    return then is not None and (
+        now.st_ino == then.st_ino and now.st_dev == then.st_dev and
+        now.st_mode == then.st_mode and now.st_size == then.st_size and
+        now.st_mtime_ns == then.st_mtime_ns and now.st_ctime_ns == then.st_ctime_ns)
 
 
 def _is_safe(url_path: str) -> bool:

@@ -99,6 +99,10 @@ class Job:
         self.waiting: Set[concurrent.futures.Future] = set()  # wait() coroutines
         self.errors: List[BaseException] = []
         self.thread_id: Optional[int] = None  # while the script's thread runs it
+        # guarded by thread_lock: a pool thread is in _execute() for this job;
+        # the loop, done with the job first, leaves its release to that thread
+        self.on_thread = False
+        self.release_on_thread_exit = False
         self.threads: Set[int] = set()  # threads the script started, while they run
         self._streams: Optional[ScriptStreams] = None
         self.thread_lock = threading.Lock()
@@ -345,7 +349,7 @@ class ScriptRunner:
             if self.max_execution_time > 0:
                 error = await self._wait_with_limit(job, thread_job)
             else:
-                error = await asyncio.shield(thread_job)
+                error = await thread_job
 
             if error is not None:
                 job.errors.insert(0, error)
@@ -366,10 +370,14 @@ class ScriptRunner:
             self.jobs.discard(job)
             protocol.context.tasks.discard(job.abort)
 
-            if thread_job.done():
+            # awaited without asyncio.shield() (a future and a loop turn less
+            # per request), a cancelled wait cancels `thread_job` too: whether
+            # a thread still works on the job is asked of the job itself
+            with job.thread_lock:
+                job.release_on_thread_exit = job.on_thread
+
+            if not job.release_on_thread_exit:
                 job.release()
-            else:  # the thread still runs; clear once it returns
-                thread_job.add_done_callback(lambda _: job.release())
 
     async def _wait_with_limit(self, job: Job, thread_job: asyncio.Future
                                ) -> Optional[BaseException]:
@@ -426,12 +434,28 @@ class ScriptRunner:
 
     def _execute(self, job: Job) -> Optional[BaseException]:
         """On a pool thread: run the script's module. Returns its exception."""
-        if job.stream.aborted:  # the client left while the job waited for a thread
-            return None
-
         with job.thread_lock:
+            if job.stream.aborted or job.release_on_thread_exit:
+                return None  # the client left while the job waited for a thread
+
+            job.on_thread = True
             job.thread_id = threading.get_ident()
 
+        try:
+            return self._execute_on_thread(job)
+        finally:
+            with job.thread_lock:
+                job.on_thread = False
+                release = job.release_on_thread_exit
+
+            if release:  # the loop has finished with the request already
+                try:
+                    self.loop.call_soon_threadsafe(job.release)
+                except RuntimeError:  # the loop has closed: the worker is exiting
+                    pass
+
+    def _execute_on_thread(self, job: Job) -> Optional[BaseException]:
+        """The script itself, then what its thread tidies up after it."""
         job.stream.script_started()
 
         if self.max_execution_time > 0:

@@ -35,7 +35,7 @@ from .middleware import adapt_middlewares
 from .imports import CodeCache, Importer, Scope, shadowing_files
 from .output import HTTPWriter
 from .requests import TrustedProxies
-from .router import Redirect, Refusal, Script, StaticFile, resolve
+from .router import Redirect, Refusal, Routes, Script, StaticFile
 from .runner import ScriptRunner
 from .session_stores import default_url, open_store
 from .sessions import DEFAULT_COOKIE, DEFAULT_LIFETIME, DEFAULT_LOCK_TIMEOUT, Sessions
@@ -73,7 +73,7 @@ class HTTPOut:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.document_root = ''
-        self.directory_index: Sequence[str] = ()
+        self.routes = Routes('')
         self.runner: Optional[ScriptRunner] = None
         self.sessions: Optional[Sessions] = None
         self.logger: Any = None
@@ -117,8 +117,8 @@ class HTTPOut:
         self.logger = worker['logger']
         quiet_gc(self.logger)
         self.document_root = os.path.realpath(options.get('document_root', os.getcwd()))
-        self.directory_index = tuple(options.get('directory_index',
-                                                 ('index.py', 'index.html')))
+        self.routes = Routes(self.document_root,
+                             tuple(options.get('directory_index', ('index.py', 'index.html'))))
         # scripts expect relative paths to start at their folder, like PHP's
         os.chdir(self.document_root)
         # last, so that a page named like a module (json.py) never shadows it
@@ -316,8 +316,7 @@ class HTTPOut:
             self._log_access(request, response, size, started)
             return
 
-        route = resolve(self.document_root, request.path.decode('latin-1'),
-                        self.directory_index)
+        route = self.routes.resolve(request.path.decode('latin-1'))
 
         if request.transfer_encoding not in ([], [b'chunked']):
             # RFC 9112 section 6.3: chunked must be the last and only coding we

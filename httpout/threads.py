@@ -12,7 +12,7 @@ import ctypes
 import queue
 import threading
 import time
-from typing import Any, Callable, Deque, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 
 from .current import outside_any_request
 
@@ -64,6 +64,8 @@ class ScriptThreads:
         self._name = name
         self._started = 0
         self._retired: Set[int] = set()
+        # finished jobs not yet reported to their loop, by loop
+        self._outboxes: Dict[asyncio.AbstractEventLoop, List[Tuple[Any, ...]]] = {}
 
         for _ in range(size):
             self._start_thread()
@@ -144,7 +146,7 @@ class ScriptThreads:
 
                     _, loop, future, func, arg = self._jobs.popleft()
 
-                _run(loop, future, func, arg)
+                self._report(loop, future, *_run(func, arg))
 
                 if me in self._retired:  # replaced: its place is taken
                     with self._lock:
@@ -157,27 +159,38 @@ class ScriptThreads:
         for _ in range(self._threads):
             self._wakeups.put(None)
 
+    def _report(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future,
+                result: Any, exc: Optional[BaseException]) -> None:
+        """Hand a finished job to its loop. Only the first job of a batch
+        wakes the loop (a write to its self-pipe, and a read on the loop's
+        side); jobs that finish before the loop has run the batch join it."""
+        with self._lock:
+            outbox = self._outboxes.setdefault(loop, [])
+            outbox.append((future, result, exc))
+            first = len(outbox) == 1
 
-def _run(loop: asyncio.AbstractEventLoop, future: asyncio.Future,
-         func: Callable[[Any], Any], arg: Any) -> None:
-    outcome: Tuple[Any, Optional[BaseException]]
+        if first:
+            try:
+                loop.call_soon_threadsafe(self._resolve_batch, loop)
+            except RuntimeError:  # the loop has closed: the worker is exiting
+                pass
 
+    def _resolve_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            batch = self._outboxes.pop(loop, [])
+
+        for future, result, exc in batch:
+            if future.done():  # cancelled
+                continue
+
+            if exc is None:
+                future.set_result(result)
+            else:
+                future.set_exception(exc)
+
+
+def _run(func: Callable[[Any], Any], arg: Any) -> Tuple[Any, Optional[BaseException]]:
     try:
-        outcome = (func(arg), None)
+        return func(arg), None
     except BaseException as exc:  # func should not raise; never lose a job
-        outcome = (None, exc)
-
-    try:
-        loop.call_soon_threadsafe(_resolve, future, *outcome)
-    except RuntimeError:  # the loop has closed: the worker is exiting
-        pass
-
-
-def _resolve(future: asyncio.Future, result: Any, exc: Optional[BaseException]) -> None:
-    if future.done():
-        return
-
-    if exc is None:
-        future.set_result(result)
-    else:
-        future.set_exception(exc)
+        return None, exc
