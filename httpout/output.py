@@ -312,9 +312,10 @@ class OutputStream:
         self._writer = writer
         self._high_water = high_water
         # a plain Lock guards the buffer (print takes it once per call, so it
-        # must be cheap); the Condition on it is for writers waiting for room
+        # must be cheap); the Condition on it is for writers waiting for room,
+        # made by the first one (most pages never fill the buffer)
         self._lock = threading.Lock()
-        self._room = threading.Condition(self._lock)
+        self._room: Optional[threading.Condition] = None
         self._buffer = bytearray()
         self._pumping = False
         self._pump_task: Optional[asyncio.Task] = None
@@ -362,6 +363,9 @@ class OutputStream:
                 return  # the loop must never block; awrite() waits instead
 
             while len(self._buffer) > self._high_water and self._error is None:
+                if self._room is None:
+                    self._room = threading.Condition(self._lock)
+
                 self._room.wait()
 
             if self._error is not None:
@@ -462,12 +466,16 @@ class OutputStream:
                         return
 
                     data, self._buffer = self._buffer, bytearray()
-                    self._room.notify_all()
+                    self._notify_room()
 
                 self._wake_space_waiters()
                 await self._writer.send(data)
         except (ClientDisconnected, asyncio.CancelledError) as exc:
             self.abort(exc)
+
+    def _notify_room(self) -> None:  # hold the lock
+        if self._room is not None:
+            self._room.notify_all()
 
     def _wake_space_waiters(self) -> None:
         while self._space_waiters:
@@ -484,7 +492,7 @@ class OutputStream:
 
             self._pumping = False
             self._buffer.clear()
-            self._room.notify_all()
+            self._notify_room()
 
         self._writer.abort()
         self._wake_space_waiters()

@@ -50,6 +50,7 @@ FILES = {
 
         def hold(folder):
             """Tell the test this page got here, and wait for its go."""
+            folder = os.path.abspath(folder)  # the directory may change under it
             open(os.path.join(folder, 'held'), 'w').close()
             deadline = time.monotonic() + 10
             while not os.path.exists(os.path.join(folder, 'release')) and time.monotonic() < deadline:
