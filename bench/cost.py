@@ -1,17 +1,13 @@
 """Where a hello request's time goes: CPU per request, by thread.
 
     python bench/cost.py [--seconds 5] [--loop asyncio] [--path /hello.py]
+                         [--baseline DIR] [--rounds 1]
 
-With `--baseline DIR` it also measures httpout from another checkout, and
-with `--rounds N` it measures every row N times, interleaved, so that a
-change can be read against the commit before it in one run.
-
-Starts the bare tremolo route, the same with one executor hop (--hop),
-and httpout (with its default pool of 16
-script threads, the same with --metrics-path, and with one thread) on /hello.py (or --path: any page of
+Starts the bare tremolo route, the same with one executor hop (--hop), and
+httpout (with its default pool of 16 script threads, the same with
+--metrics-path, and with one thread) on /hello.py (or --path: any page of
 bench/docroot/ that tremolo_app.py also answers, e.g. /static64k.txt),
-drives each with the same wrk
-load as bench/run.py, and reads from /proc how much CPU each server's worker
+drives each with the same wrk load as bench/run.py, and reads from /proc how much CPU each server's worker
 process spent per answered request: user and system time, split between the
 event loop's thread and every other thread (for httpout, the script
 threads). It prints a Markdown table. Throughput on this CPU-bound page is
@@ -19,7 +15,10 @@ threads). It prints a Markdown table. Throughput on this CPU-bound page is
 says which part of a request costs what, measured rather than inferred.
 
 wrk runs on the same machine, so the figures are for a loaded 2-core box;
-compare rows of one run, not runs of different machines.
+compare rows of one run, not runs of different machines. With
+`--baseline DIR` it also measures httpout from another checkout, and with
+`--rounds N` it measures every row N times, interleaved, so that a change
+can be read against the commit before it in one run.
 """
 from __future__ import annotations
 

@@ -6,7 +6,9 @@ file; it never reads a file and never raises for any input. A `Script` or
 `StaticFile` carries the stat the router took, so the file is not stat'ed
 again. It answers with a `Route`: a `Script` to run, a `StaticFile` to send, a
 `Redirect` to the slashed folder URL, or a `Refusal` naming the rule that
-refused the request (for the log).
+refused the request (for the log). `Routes` is the server's per-worker
+memory of `resolve()` answers for file routes, used while their stat says
+the file has not changed (its docstring says why that keeps every rule).
 
 The rules (SPEC section 2), each enforced in exactly one function:
 
